@@ -1,0 +1,103 @@
+"""`Backend`: what a plugin's factory returns, and the generic model object backends can reuse or extend."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import AlbertConfig
+from .errors import BackendError
+from .inputs import prepare_inputs
+from .model import ModelOutput, forward
+from .ops import Ops
+
+
+@dataclass
+class LoadInfo:
+    """What loading did: where the weights came from, which tensors were initialised or left unused."""
+
+    source: str = ""
+    initialized: list[str] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # checkpoint entries a format reader dropped
+
+
+class Backend:
+    """A compute backend. Subclasses set `name`, `ops`, `framework`, `dtypes`, and may override `build`.
+
+    The default `build` returns an `AlbertModel` (host validation + the core model on `ops`), which is all
+    a new backend needs; framework backends return native objects (an `nn.Module`, a params pytree with a
+    jitted apply, a `tf.Module`) built on the same pieces.
+    """
+
+    name: str = "abstract"
+    ops: Ops
+    framework: str | None = None  # import name of the framework, for versions and messages
+    dtypes: tuple[str, ...] = ("float32",)
+    supports_training: bool = False
+
+    def framework_version(self) -> str | None:
+        if self.framework is None:
+            return None
+        import importlib.metadata
+
+        try:
+            return importlib.metadata.version(self.framework)
+        except importlib.metadata.PackageNotFoundError:
+            return getattr(__import__(self.framework), "__version__", None)
+
+    def check_dtype(self, dtype: str) -> str:
+        if dtype not in self.dtypes:
+            raise BackendError(f"dtype {dtype!r} is not supported by backend {self.name!r}; "
+                               f"use one of {self.dtypes}")
+        return dtype
+
+    def check_device(self, device: str | None) -> None:
+        if device not in (None, "cpu"):
+            raise BackendError(f"device {device!r} is not available on backend {self.name!r}; it runs on 'cpu'")
+
+    def convert_params(self, weights: Mapping[str, np.ndarray], dtype: str, device: str | None) -> dict[str, Any]:
+        """Host arrays -> native tensors, one at a time so peak memory stays near one copy of the weights."""
+        return {name: self.ops.asarray(weights[name], dtype) for name in weights}
+
+    def build(self, config: AlbertConfig, task: str, weights: Mapping[str, np.ndarray], *, dtype: str = "float32",
+              device: str | None = None, trainable: bool = False, info: LoadInfo | None = None) -> Any:
+        self.check_dtype(dtype)
+        self.check_device(device)
+        if trainable and not self.supports_training:
+            raise BackendError(f"backend {self.name!r} does not support training; load with trainable=False")
+        return AlbertModel(self, config, task, self.convert_params(weights, dtype, device), dtype, info or LoadInfo())
+
+
+class AlbertModel:
+    """A loaded model on any backend: call it with HF's argument names, get HF's output fields.
+
+    Inputs may be NumPy arrays, nested lists or the backend's tensors; they are validated on the host
+    first. Outputs are the backend's native tensors.
+    """
+
+    def __init__(self, backend: Backend, config: AlbertConfig, task: str, params: dict[str, Any], dtype: str,
+                 info: LoadInfo) -> None:
+        self.backend, self.ops, self.config, self.task = backend, backend.ops, config, task
+        self.params, self.dtype, self.load_info = params, dtype, info
+
+    def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                 head_mask=None, inputs_embeds=None, *, output_attentions: bool = False,
+                 output_hidden_states: bool = False, training: bool = False, rng: Any = None,
+                 **labels: Any) -> ModelOutput:
+        arrays = prepare_inputs(self.config, self.task, self.ops.to_numpy, input_ids=input_ids,
+                                attention_mask=attention_mask, token_type_ids=token_type_ids,
+                                position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds, **labels)
+        native = {k: self.ops.asarray(v) for k, v in arrays.items()}
+        return forward(self.ops, self.config, self.task, self.params, **native, output_attentions=output_attentions,
+                       output_hidden_states=output_hidden_states, training=training, rng=rng)
+
+    def numpy_params(self) -> dict[str, np.ndarray]:
+        return {name: self.ops.to_numpy(value) for name, value in self.params.items()}
+
+    def __repr__(self) -> str:
+        return (f"AlbertModel(task={self.task!r}, backend={self.backend.name!r}, dtype={self.dtype!r}, "
+                f"hidden_size={self.config.hidden_size}, layers={self.config.num_hidden_layers})")

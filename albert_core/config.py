@@ -1,0 +1,231 @@
+"""`AlbertConfig`: HF `config.json` compatible, validated, with the eight official shapes as presets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swish", "tanh")
+POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
+PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
+
+# Keys older ALBERT configs carry that no ALBERT implementation uses; read and dropped silently.
+LEGACY_KEYS = frozenset(
+    {"down_scale_factor", "gap_size", "net_structure_type", "num_memory_blocks", "layers_to_keep",
+     "architectures", "model_type", "transformers_version", "torch_dtype", "dtype", "output_past",
+     "_name_or_path", "tie_word_embeddings", "use_cache", "is_decoder", "return_dict",
+     "output_hidden_states", "output_attentions", "finetuning_task", "tokenizer_class", "prefix"}
+)
+# Keys that would make another library execute code; we read them as data and never act on them.
+INERT_KEYS = frozenset({"auto_map", "trust_remote_code", "custom_pipelines"})
+
+_INT_FIELDS = (
+    "vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
+    "num_attention_heads", "intermediate_size", "inner_group_num", "max_position_embeddings",
+    "type_vocab_size",
+)
+_DROPOUT_FIELDS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout_prob")
+
+
+@dataclass
+class AlbertConfig:
+    """Hyper-parameters of an ALBERT model; field names and defaults are HF `AlbertConfig`'s."""
+
+    vocab_size: int = 30000
+    embedding_size: int = 128
+    hidden_size: int = 4096
+    num_hidden_layers: int = 12
+    num_hidden_groups: int = 1
+    num_attention_heads: int = 64
+    intermediate_size: int = 16384
+    inner_group_num: int = 1
+    hidden_act: str = "gelu_new"
+    hidden_dropout_prob: float = 0.0
+    attention_probs_dropout_prob: float = 0.0
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    initializer_range: float = 0.02
+    layer_norm_eps: float = 1e-12
+    classifier_dropout_prob: float | None = 0.1
+    position_embedding_type: str = "absolute"
+    pad_token_id: int | None = 0
+    bos_token_id: int | None = 2
+    eos_token_id: int | None = 3
+    id2label: dict[int, str] = field(default_factory=lambda: {0: "LABEL_0", 1: "LABEL_1"})
+    label2id: dict[str, int] = field(default_factory=lambda: {"LABEL_0": 0, "LABEL_1": 1})
+    problem_type: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)  # unknown keys, kept for round trips
+
+    def __post_init__(self) -> None:
+        self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+        self.label2id = {str(k): int(v) for k, v in self.label2id.items()}
+        self.validate()
+
+    # -- derived ---------------------------------------------------------------------------------
+    @property
+    def num_labels(self) -> int:
+        return len(self.id2label)
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def layers_per_group(self) -> int:
+        return self.num_hidden_layers // self.num_hidden_groups
+
+    def with_labels(self, labels: int | list[str]) -> AlbertConfig:
+        """A copy with `num_labels` labels (a count gives HF's `LABEL_i` names)."""
+        names = [f"LABEL_{i}" for i in range(labels)] if isinstance(labels, int) else list(labels)
+        if not names:
+            raise ConfigError("num_labels must be >= 1; got 0 labels")
+        return dataclasses.replace(
+            self, id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)}
+        )
+
+    # -- validation ------------------------------------------------------------------------------
+    def validate(self) -> None:
+        for name in _INT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name} must be an int (not a bool), got {value!r}; fix config.json")
+            if value < 1:
+                raise ConfigError(f"{name} must be >= 1, got {value}")
+        for name in _DROPOUT_FIELDS:
+            value = getattr(self, name)
+            if value is None and name == "classifier_dropout_prob":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must be a number in [0, 1], got {value!r}")
+        for name in ("layer_norm_eps", "initializer_range"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+                    or not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
+        if self.hidden_size % self.num_attention_heads:
+            raise ConfigError(
+                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
+                f"({self.num_attention_heads}); choose a head count that divides it"
+            )
+        if self.num_hidden_layers % self.num_hidden_groups:
+            raise ConfigError(
+                f"num_hidden_layers ({self.num_hidden_layers}) must be divisible by num_hidden_groups "
+                f"({self.num_hidden_groups})"
+            )
+        if self.inner_group_num > self.layers_per_group:
+            # HF indexes the head mask of a group by inner layer, so it cannot run this shape either.
+            raise ConfigError(
+                f"inner_group_num ({self.inner_group_num}) must be <= num_hidden_layers / num_hidden_groups "
+                f"({self.layers_per_group})"
+            )
+        if self.hidden_act not in ACTIVATIONS:
+            raise ConfigError(f"hidden_act {self.hidden_act!r} is not supported; use one of {ACTIVATIONS}")
+        if self.position_embedding_type not in POSITION_EMBEDDING_TYPES:
+            raise ConfigError(
+                f"position_embedding_type {self.position_embedding_type!r} is not supported; "
+                f"use one of {POSITION_EMBEDDING_TYPES}"
+            )
+        if self.problem_type not in PROBLEM_TYPES:
+            raise ConfigError(f"problem_type {self.problem_type!r} is not supported; use one of {PROBLEM_TYPES}")
+        if sorted(self.id2label) != list(range(len(self.id2label))) or not self.id2label:
+            raise ConfigError(f"id2label keys must be 0..num_labels-1, got {sorted(self.id2label)}")
+        for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigError(f"{name} must be an int or null, got {value!r}")
+
+    # -- (de)serialisation -----------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AlbertConfig:
+        if not isinstance(data, dict):
+            raise ConfigError(f"config must be a JSON object, got {type(data).__name__}")
+        data = dict(data)
+        model_type = data.get("model_type", "albert")
+        if model_type != "albert":
+            raise ConfigError(f"model_type is {model_type!r}; this library only loads model_type 'albert'")
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        kwargs: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        num_labels = data.pop("num_labels", None)
+        for key, value in data.items():
+            if key in names:
+                kwargs[key] = value
+            elif key not in LEGACY_KEYS:
+                extra[key] = value  # includes INERT_KEYS: stored, never executed
+        if num_labels is not None and "id2label" not in kwargs:
+            if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
+                raise ConfigError(f"num_labels must be an int >= 1, got {num_labels!r}")
+            kwargs["id2label"] = {i: f"LABEL_{i}" for i in range(num_labels)}
+            kwargs["label2id"] = {f"LABEL_{i}": i for i in range(num_labels)}
+        if "id2label" in kwargs and "label2id" not in kwargs:
+            kwargs["label2id"] = {str(v): int(k) for k, v in kwargs["id2label"].items()}
+        try:
+            return cls(**kwargs, extra=extra)
+        except (TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"invalid config: {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        out["id2label"] = {str(k): v for k, v in self.id2label.items()}
+        out.update({k: v for k, v in self.extra.items() if k not in INERT_KEYS})
+        out["model_type"] = "albert"
+        return out
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike) -> AlbertConfig:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {os.fspath(path)!r} does not exist") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {os.fspath(path)!r} is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    def to_json_file(self, path: str | os.PathLike, architectures: list[str] | None = None) -> None:
+        data = self.to_dict()
+        if architectures:
+            data["architectures"] = architectures
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> AlbertConfig:
+        if name not in PRESETS:
+            import difflib
+
+            close = difflib.get_close_matches(name, PRESETS, n=3)
+            hint = f"; did you mean {close}?" if close else ""
+            raise ConfigError(f"unknown preset {name!r}{hint} Presets: {sorted(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+
+def _preset(hidden: int, layers: int, heads: int, inter: int, version: int) -> dict[str, Any]:
+    # Published configs: v1 used exact gelu and 0.1 dropout, v2 the tanh approximation and no dropout.
+    dropout = 0.1 if version == 1 else 0.0
+    return dict(
+        embedding_size=128, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+        intermediate_size=inter, hidden_act="gelu" if version == 1 else "gelu_new",
+        hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
+    )
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    f"albert-{size}-v{v}": _preset(*shape, v)
+    for size, shape in {
+        "base": (768, 12, 12, 3072),
+        "large": (1024, 24, 16, 4096),
+        "xlarge": (2048, 24, 16, 8192),
+        "xxlarge": (4096, 12, 64, 16384),
+    }.items()
+    for v in (1, 2)
+}

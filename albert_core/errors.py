@@ -1,0 +1,44 @@
+"""The project's exceptions: one module, so callers can catch ``AlbertError`` for anything we raise.
+
+Every message names the argument (or file, or tensor), the offending value, the valid range and what to do.
+The classes also derive from the builtin that fits (``ValueError``/``TypeError``/``KeyError``...), so code
+written against plain Python exceptions keeps working.
+"""
+
+from __future__ import annotations
+
+
+class AlbertError(Exception):
+    """Base class of every exception raised by albert-core and its plugins."""
+
+
+class ConfigError(AlbertError, ValueError):
+    """A configuration value is invalid (bad type, out of range, unknown name)."""
+
+
+class InputError(AlbertError, ValueError):
+    """A model input (ids, masks, labels...) is invalid; raised on the host before any backend runs."""
+
+
+class InputTypeError(AlbertError, TypeError):
+    """A model input has the wrong type (float ids, a list where an array is needed...)."""
+
+
+class CheckpointError(AlbertError, ValueError):
+    """A weights file or folder is missing, corrupt, or disagrees with the config."""
+
+
+class BackendError(AlbertError, LookupError):
+    """A backend is unknown, failed to load, or its framework is not installed."""
+
+
+class PluginError(AlbertError, RuntimeError):
+    """A plugin is broken (duplicate names, bad factory, hook that raised)."""
+
+
+class TokenizerError(AlbertError, ValueError):
+    """The tokenizer model file or a tokenizer argument is invalid."""
+
+
+class TokenizerTypeError(AlbertError, TypeError):
+    """Text given to the tokenizer is not a string (or a list of strings)."""

@@ -1,0 +1,214 @@
+"""The canonical weight layout: every parameter of every task, with HF's key names and shapes.
+
+One table, derived from the config, drives loading (which keys must be present, which shapes), saving,
+random initialisation and the backends' parameter containers. Tied weights are resolved here: the MLM
+decoder reuses `albert.embeddings.word_embeddings.weight` and `predictions.bias`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import AlbertConfig
+from .errors import CheckpointError, ConfigError
+
+TASKS = (
+    "base", "pretraining", "masked-lm", "sequence-classification", "token-classification",
+    "question-answering", "multiple-choice",
+)
+# HF class names, used for `architectures` in config.json and in messages.
+ARCHITECTURES = {
+    "base": "AlbertModel",
+    "pretraining": "AlbertForPreTraining",
+    "masked-lm": "AlbertForMaskedLM",
+    "sequence-classification": "AlbertForSequenceClassification",
+    "token-classification": "AlbertForTokenClassification",
+    "question-answering": "AlbertForQuestionAnswering",
+    "multiple-choice": "AlbertForMultipleChoice",
+}
+# Tasks whose HF class builds the pooler (the others construct `AlbertModel(add_pooling_layer=False)`).
+POOLED_TASKS = frozenset({"base", "pretraining", "sequence-classification", "multiple-choice"})
+
+# Keys a checkpoint may carry that are not parameters of their own.
+IGNORED_KEYS = frozenset({"albert.embeddings.position_ids"})
+ALIASES = {  # tied copies HF may write: alias -> canonical
+    "predictions.decoder.weight": "albert.embeddings.word_embeddings.weight",
+    "predictions.decoder.bias": "predictions.bias",
+}
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: HF key, shape, role (`encoder`, or the head it belongs to) and how to initialise it."""
+
+    name: str
+    shape: tuple[int, ...]
+    role: str  # "encoder" | "pooler" | "predictions" | "sop" | "classifier" | "qa"
+    init: str  # "normal" | "zeros" | "ones"
+    group: int | None = None  # layer group whose layers share it, for encoder layer weights
+
+
+def task_check(task: str) -> str:
+    if task not in TASKS:
+        import difflib
+
+        close = difflib.get_close_matches(task, TASKS, n=2)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"task {task!r} is not known; use one of {TASKS}.{hint}")
+    return task
+
+
+def _dense(prefix: str, out: int, inp: int, role: str, group: int | None = None) -> list[ParamSpec]:
+    return [ParamSpec(f"{prefix}.weight", (out, inp), role, "normal", group),
+            ParamSpec(f"{prefix}.bias", (out,), role, "zeros", group)]
+
+
+def _norm(prefix: str, size: int, role: str, group: int | None = None) -> list[ParamSpec]:
+    return [ParamSpec(f"{prefix}.weight", (size,), role, "ones", group),
+            ParamSpec(f"{prefix}.bias", (size,), role, "zeros", group)]
+
+
+def layer_prefix(group: int, inner: int) -> str:
+    return f"albert.encoder.albert_layer_groups.{group}.albert_layers.{inner}"
+
+
+def param_table(config: AlbertConfig, task: str) -> list[ParamSpec]:
+    """Every parameter the model for `task` owns, in a stable order."""
+    task_check(task)
+    c = config
+    E, H, I, V = c.embedding_size, c.hidden_size, c.intermediate_size, c.vocab_size
+    specs = [
+        ParamSpec("albert.embeddings.word_embeddings.weight", (V, E), "encoder", "normal"),
+        ParamSpec("albert.embeddings.position_embeddings.weight", (c.max_position_embeddings, E), "encoder",
+                  "normal"),
+        ParamSpec("albert.embeddings.token_type_embeddings.weight", (c.type_vocab_size, E), "encoder", "normal"),
+        *_norm("albert.embeddings.LayerNorm", E, "encoder"),
+        *_dense("albert.encoder.embedding_hidden_mapping_in", H, E, "encoder"),
+    ]
+    for g in range(c.num_hidden_groups):
+        for i in range(c.inner_group_num):
+            p = layer_prefix(g, i)
+            for name in ("query", "key", "value", "dense"):
+                specs += _dense(f"{p}.attention.{name}", H, H, "encoder", g)
+            specs += _norm(f"{p}.attention.LayerNorm", H, "encoder", g)
+            if c.position_embedding_type != "absolute":
+                specs.append(ParamSpec(f"{p}.attention.distance_embedding.weight",
+                                       (2 * c.max_position_embeddings - 1, c.head_dim), "encoder", "normal", g))
+            specs += _dense(f"{p}.ffn", I, H, "encoder", g)
+            specs += _dense(f"{p}.ffn_output", H, I, "encoder", g)
+            specs += _norm(f"{p}.full_layer_layer_norm", H, "encoder", g)
+    if task in POOLED_TASKS:
+        specs += _dense("albert.pooler", H, H, "pooler")
+    if task in ("pretraining", "masked-lm"):
+        specs += _dense("predictions.dense", E, H, "predictions")
+        specs += _norm("predictions.LayerNorm", E, "predictions")
+        specs.append(ParamSpec("predictions.bias", (V,), "predictions", "zeros"))
+    if task == "pretraining":
+        specs += _dense("sop_classifier.classifier", 2, H, "sop")
+    if task in ("sequence-classification", "token-classification"):
+        specs += _dense("classifier", c.num_labels, H, "classifier")
+    if task == "multiple-choice":
+        specs += _dense("classifier", 1, H, "classifier")
+    if task == "question-answering":
+        specs += _dense("qa_outputs", c.num_labels, H, "qa")
+    return specs
+
+
+def all_known_names(config: AlbertConfig) -> set[str]:
+    """Names any ALBERT class could have written for this config (any head), plus aliases."""
+    names: set[str] = set()
+    for task in TASKS:
+        names.update(s.name for s in param_table(config, task))
+    return names | set(ALIASES) | IGNORED_KEYS
+
+
+def canonical_name(key: str) -> str:
+    """Map a key as some HF class wrote it to the canonical name (adds `albert.`, renames gamma/beta)."""
+    if key.startswith(("embeddings.", "encoder.", "pooler.")):
+        key = "albert." + key  # written by a bare `AlbertModel`
+    if key.endswith(".gamma"):
+        key = key[: -len("gamma")] + "weight"
+    elif key.endswith(".beta"):
+        key = key[: -len("beta")] + "bias"
+    return key
+
+
+def init_params(config: AlbertConfig, task: str, seed: int = 0,
+                names: Iterable[str] | None = None, dtype: str = "float32") -> dict[str, np.ndarray]:
+    """Seeded random parameters (normal(0, initializer_range) weights, zero biases, unit norms), as HF inits.
+
+    With `names`, only those parameters are created (used to initialise missing heads); each draw comes
+    from its own stream keyed by name, so a parameter's values do not depend on which others are created.
+    """
+    wanted = None if names is None else set(names)
+    out: dict[str, np.ndarray] = {}
+    for spec in param_table(config, task):
+        if wanted is not None and spec.name not in wanted:
+            continue
+        if spec.init == "normal":
+            rng = np.random.default_rng([seed, *spec.name.encode()])
+            value = rng.normal(0.0, config.initializer_range, spec.shape)
+        else:
+            value = np.full(spec.shape, 1.0 if spec.init == "ones" else 0.0)
+        out[spec.name] = value.astype(dtype)
+    return out
+
+
+def resolve_weights(
+    config: AlbertConfig,
+    task: str,
+    keys: Iterable[str],
+    shapes: Mapping[str, tuple[int, ...]],
+    *,
+    init_missing_heads: bool = False,
+) -> tuple[dict[str, str], list[str], list[str]]:
+    """Match checkpoint keys against the table for `task`.
+
+    Returns `(source_of, missing_heads, unused)`: for each canonical name the checkpoint key to read it
+    from; the head parameters absent from the checkpoint (to be initialised); known keys of other heads.
+    Raises `CheckpointError` listing every unknown key, missing encoder key and shape mismatch at once.
+    """
+    table = param_table(config, task)
+    known = all_known_names(config)
+    by_canonical: dict[str, str] = {}
+    unknown, unused = [], []
+    for key in keys:
+        name = canonical_name(key)
+        if name in IGNORED_KEYS:
+            continue
+        if name not in known:
+            unknown.append(key)
+            continue
+        if name in ALIASES:
+            by_canonical.setdefault(ALIASES[name], key)  # the canonical key wins when both are present
+            continue
+        by_canonical[name] = key
+    needed = {s.name for s in table}
+    unused = sorted(k for n, k in by_canonical.items() if n not in needed)
+    source_of = {s.name: by_canonical[s.name] for s in table if s.name in by_canonical}
+    missing = [s for s in table if s.name not in source_of]
+    missing_encoder = [s.name for s in missing if s.role == "encoder"]
+    missing_heads = [s.name for s in missing if s.role != "encoder"]
+    mismatched = [
+        f"{source_of[s.name]}: checkpoint {tuple(shapes[source_of[s.name]])}, config expects {s.shape}"
+        for s in table
+        if s.name in source_of and tuple(shapes[source_of[s.name]]) != s.shape
+    ]
+    problems = []
+    if unknown:
+        problems.append(f"unexpected keys that are not ALBERT parameters for this config: {sorted(unknown)}")
+    if missing_encoder:
+        problems.append(f"missing keys: {missing_encoder}")
+    if mismatched:
+        problems.append("shape mismatches: " + "; ".join(mismatched))
+    if missing_heads and not init_missing_heads:
+        problems.append(
+            f"the {ARCHITECTURES[task]} head weights {missing_heads} are not in the checkpoint; pass "
+            f"init_missing_heads=True to initialise them (seeded normal(0, initializer_range)) for fine-tuning"
+        )
+    if problems:
+        raise CheckpointError("cannot load weights for task " + repr(task) + ": " + " | ".join(problems))
+    return source_of, missing_heads, unused

@@ -1,0 +1,257 @@
+"""ALBERT, written once against the op contract (`albert_core.ops.Ops`). Every backend runs this file.
+
+Shapes: B batch, S sequence, E embedding_size, H hidden_size, N heads, D head_dim, I intermediate_size,
+V vocab_size, C choices. `p` is a flat mapping from HF parameter names to the backend's tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .config import AlbertConfig
+from .layout import POOLED_TASKS, layer_prefix, task_check
+from .ops import MASK_FILL, Ops
+
+OUTPUT_FIELDS = (
+    "loss", "last_hidden_state", "pooler_output", "prediction_logits", "sop_logits", "logits",
+    "start_logits", "end_logits", "hidden_states", "attentions",
+)
+
+
+class ModelOutput(dict):
+    """HF-style output: a dict of the fields that were computed, with attribute access (absent -> None)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name in OUTPUT_FIELDS:
+            return self.get(name)
+        raise AttributeError(name)
+
+
+class _Dropout:
+    """Numbers the dropout sites of one forward pass; a no-op outside training."""
+
+    def __init__(self, ops: Ops, training: bool, rng: Any) -> None:
+        self.ops, self.training, self.rng, self.site = ops, training, rng, 0
+
+    def __call__(self, x: Any, rate: float | None) -> Any:
+        if not self.training or not rate:
+            return x
+        self.site += 1
+        return self.ops.dropout(x, rate, self.rng, self.site)
+
+    def next_site(self, rate: float) -> tuple[float, int]:
+        if not self.training or not rate:
+            return 0.0, 0
+        self.site += 1
+        return rate, self.site
+
+
+def embeddings(ops: Ops, c: AlbertConfig, p, input_ids, token_type_ids, position_ids, inputs_embeds, drop):
+    x = inputs_embeds if inputs_embeds is not None else ops.embedding(
+        p["albert.embeddings.word_embeddings.weight"], input_ids)                      # [B, S, E]
+    x = x + ops.embedding(p["albert.embeddings.token_type_embeddings.weight"], token_type_ids)
+    if c.position_embedding_type == "absolute":
+        x = x + ops.embedding(p["albert.embeddings.position_embeddings.weight"], position_ids)
+    x = ops.layer_norm(x, p["albert.embeddings.LayerNorm.weight"], p["albert.embeddings.LayerNorm.bias"],
+                       c.layer_norm_eps)
+    return drop(x, c.hidden_dropout_prob)
+
+
+def relative_scores(ops: Ops, c: AlbertConfig, table, q, k):
+    """HF's relative_key(_query) score terms, [B, N, S, S]; distances use arange positions, as HF does."""
+    S = ops.shape(q)[2]
+    distance = np.arange(S)[:, None] - np.arange(S)[None, :] + c.max_position_embeddings - 1
+    emb = ops.cast(ops.take(table, ops.asarray(distance)), ops.dtype_name(q))       # [S, S, D]
+    scores = ops.einsum("bhld,lrd->bhlr", q, emb)
+    if c.position_embedding_type == "relative_key_query":
+        scores = scores + ops.einsum("bhrd,lrd->bhlr", k, emb)
+    return ops.cast(scores, "float32") if ops.dtype_name(scores) in ("float16", "bfloat16") else scores
+
+
+def albert_layer(ops: Ops, c: AlbertConfig, p, prefix: str, x, bias, head_mask, need_weights: bool, drop):
+    B, S, H = ops.shape(x)
+    N, D = c.num_attention_heads, c.head_dim
+
+    def heads(name):                                                                  # [B, N, S, D]
+        y = ops.linear(x, p[f"{prefix}.attention.{name}.weight"], p[f"{prefix}.attention.{name}.bias"])
+        return ops.transpose(ops.reshape(y, (B, S, N, D)), (0, 2, 1, 3))
+
+    q, k, v = heads("query"), heads("key"), heads("value")
+    if c.position_embedding_type != "absolute":
+        bias = bias + relative_scores(ops, c, p[f"{prefix}.attention.distance_embedding.weight"], q, k)
+    rate, site = drop.next_site(c.attention_probs_dropout_prob)
+    ctx, probs = ops.attention(q, k, v, bias, head_mask=head_mask, dropout_rate=rate, rng=drop.rng, site=site,
+                               need_weights=need_weights)
+    ctx = ops.reshape(ops.transpose(ctx, (0, 2, 1, 3)), (B, S, H))                    # [B, S, H]
+    proj = drop(ops.linear(ctx, p[f"{prefix}.attention.dense.weight"], p[f"{prefix}.attention.dense.bias"]),
+                c.hidden_dropout_prob)
+    attn_out = ops.layer_norm(x + proj, p[f"{prefix}.attention.LayerNorm.weight"],
+                              p[f"{prefix}.attention.LayerNorm.bias"], c.layer_norm_eps)
+    h = ops.activation(c.hidden_act, ops.linear(attn_out, p[f"{prefix}.ffn.weight"], p[f"{prefix}.ffn.bias"]))
+    h = ops.linear(h, p[f"{prefix}.ffn_output.weight"], p[f"{prefix}.ffn_output.bias"])  # [B, S, H]
+    out = ops.layer_norm(h + attn_out, p[f"{prefix}.full_layer_layer_norm.weight"],
+                         p[f"{prefix}.full_layer_layer_norm.bias"], c.layer_norm_eps)
+    return out, probs
+
+
+def head_mask_rows(ops: Ops, c: AlbertConfig, head_mask, dtype: str):
+    """[N] or [L, N] (1 keeps a head, 0 drops it) -> one [1, N, 1, 1] multiplier per layer, or None."""
+    if head_mask is None:
+        return [None] * c.num_hidden_layers
+    hm = ops.cast(head_mask, dtype)
+    if len(ops.shape(hm)) == 1:
+        hm = ops.reshape(hm, (1, -1))
+    rows = ops.reshape(hm, (-1, 1, c.num_attention_heads, 1, 1))
+    return [rows[0] if ops.shape(rows)[0] == 1 else rows[i] for i in range(c.num_hidden_layers)]
+
+
+def encoder(ops: Ops, c: AlbertConfig, p, x, bias, head_mask, output_attentions, output_hidden_states, drop):
+    """Layer groups as HF runs them: layer i uses group i // (L / G), which runs its inner layers in turn;
+    inner layer j of that group reads head-mask row `group * L/G + j` (HF's indexing)."""
+    h = ops.linear(x, p["albert.encoder.embedding_hidden_mapping_in.weight"],
+                   p["albert.encoder.embedding_hidden_mapping_in.bias"])              # [B, S, H]
+    masks = head_mask_rows(ops, c, head_mask, ops.dtype_name(h))
+    hidden_states, attentions = [h], []
+    for i in range(c.num_hidden_layers):
+        group = i // c.layers_per_group
+        for j in range(c.inner_group_num):
+            h, probs = albert_layer(ops, c, p, layer_prefix(group, j), h, bias,
+                                    masks[group * c.layers_per_group + j], output_attentions, drop)
+            attentions.append(probs)
+        hidden_states.append(h)
+    return h, (tuple(hidden_states) if output_hidden_states else None), \
+        (tuple(attentions) if output_attentions else None)
+
+
+def _flatten_choices(ops: Ops, x, keep: int):
+    """[B, C, ...] -> [B*C, ...] keeping the last `keep` dims."""
+    return None if x is None else ops.reshape(x, (-1, *ops.shape(x)[-keep:]))
+
+
+def forward(
+    ops: Ops, config: AlbertConfig, task: str, params, *,
+    input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+    inputs_embeds=None, output_attentions: bool = False, output_hidden_states: bool = False,
+    labels=None, sentence_order_label=None, start_positions=None, end_positions=None,
+    training: bool = False, rng: Any = None,
+) -> ModelOutput:
+    """Run the model for `task` on native tensors that already passed `albert_core.inputs.prepare_inputs`."""
+    c, p = config, params
+    task_check(task)
+    drop = _Dropout(ops, training, rng)
+    num_choices = None
+    if task == "multiple-choice":
+        num_choices = ops.shape(input_ids if input_ids is not None else inputs_embeds)[1]
+        input_ids, inputs_embeds = _flatten_choices(ops, input_ids, 1), _flatten_choices(ops, inputs_embeds, 2)
+        attention_mask, token_type_ids, position_ids = (
+            _flatten_choices(ops, t, 1) for t in (attention_mask, token_type_ids, position_ids))
+
+    B, S = ops.shape(input_ids if input_ids is not None else inputs_embeds)[:2]
+    dtype = ops.dtype_name(p["albert.embeddings.word_embeddings.weight"])
+    if attention_mask is None:
+        attention_mask = ops.asarray(np.ones((B, S), np.int64))
+    if token_type_ids is None:
+        token_type_ids = ops.asarray(np.zeros((B, S), np.int64))
+    if position_ids is None:
+        position_ids = ops.asarray(np.arange(S, dtype=np.int64)[None, :])
+    if inputs_embeds is not None:
+        inputs_embeds = ops.cast(inputs_embeds, dtype)
+    float_dtype = "float64" if dtype == "float64" else "float32"
+    bias = ops.reshape((1.0 - ops.cast(attention_mask, float_dtype)) * MASK_FILL, (B, 1, 1, S))
+
+    x = embeddings(ops, c, p, input_ids, token_type_ids, position_ids, inputs_embeds, drop)   # [B, S, E]
+    seq, hidden_states, attentions = encoder(ops, c, p, x, bias, head_mask, output_attentions,
+                                             output_hidden_states, drop)                     # [B, S, H]
+    out = ModelOutput()
+    pooled = None
+    if task in POOLED_TASKS:
+        pooled = ops.tanh(ops.linear(seq[:, 0], p["albert.pooler.weight"], p["albert.pooler.bias"]))  # [B, H]
+    cls_drop = c.classifier_dropout_prob if c.classifier_dropout_prob is not None else c.hidden_dropout_prob
+
+    if task == "base":
+        out.update(last_hidden_state=seq, pooler_output=pooled)
+    elif task in ("pretraining", "masked-lm"):
+        logits = mlm_logits(ops, c, p, seq)                                                       # [B, S, V]
+        if task == "pretraining":
+            out["prediction_logits"] = logits
+            out["sop_logits"] = ops.linear(drop(pooled, c.classifier_dropout_prob),
+                                           p["sop_classifier.classifier.weight"],
+                                           p["sop_classifier.classifier.bias"])                    # [B, 2]
+        else:
+            out["logits"] = logits
+    elif task in ("sequence-classification", "multiple-choice"):
+        logits = ops.linear(drop(pooled, cls_drop), p["classifier.weight"], p["classifier.bias"])  # [B, labels]
+        out["logits"] = logits if task != "multiple-choice" else ops.reshape(logits, (-1, num_choices))  # [B, C]
+    elif task == "token-classification":
+        out["logits"] = ops.linear(drop(seq, cls_drop), p["classifier.weight"], p["classifier.bias"])  # [B, S, L]
+    elif task == "question-answering":
+        logits = ops.linear(seq, p["qa_outputs.weight"], p["qa_outputs.bias"])                    # [B, S, 2]
+        out.update(start_logits=logits[..., 0], end_logits=logits[..., 1])
+    loss = compute_loss(ops, c, task, out, labels=labels, sentence_order_label=sentence_order_label,
+                        start_positions=start_positions, end_positions=end_positions)
+    if loss is not None:
+        out = ModelOutput(loss=loss, **out)
+    if hidden_states is not None:
+        out["hidden_states"] = hidden_states
+    if attentions is not None:
+        out["attentions"] = attentions
+    return out
+
+
+def mlm_logits(ops: Ops, c: AlbertConfig, p, seq):
+    """Masked-LM head: dense H->E, activation, layer norm, decoder tied to the word embeddings."""
+    h = ops.activation(c.hidden_act, ops.linear(seq, p["predictions.dense.weight"], p["predictions.dense.bias"]))
+    h = ops.layer_norm(h, p["predictions.LayerNorm.weight"], p["predictions.LayerNorm.bias"], c.layer_norm_eps)
+    return ops.linear(h, p["albert.embeddings.word_embeddings.weight"], p["predictions.bias"])   # [B, S, V]
+
+
+def compute_loss(ops: Ops, c: AlbertConfig, task: str, out: ModelOutput, *, labels=None, sentence_order_label=None,
+                 start_positions=None, end_positions=None):
+    """The task's loss from its logits (None without labels). Separate from `forward` so that backends
+    which pad sequences to a bucket length can compute it on the unpadded logits."""
+    if task == "pretraining":
+        if labels is None or sentence_order_label is None:
+            return None
+        mlm = ops.cross_entropy(ops.reshape(out["prediction_logits"], (-1, c.vocab_size)), ops.reshape(labels, (-1,)))
+        return mlm + ops.cross_entropy(out["sop_logits"], ops.reshape(sentence_order_label, (-1,)))
+    if task == "question-answering":
+        if start_positions is None or end_positions is None:
+            return None
+        S = ops.shape(out["start_logits"])[-1]
+        # Positions outside the sequence are clamped to S and then ignored, as HF does.
+        start = ops.clip(ops.reshape(start_positions, (-1,)), 0, S)
+        end = ops.clip(ops.reshape(end_positions, (-1,)), 0, S)
+        return (ops.cross_entropy(out["start_logits"], start, ignore_index=S)
+                + ops.cross_entropy(out["end_logits"], end, ignore_index=S)) / 2.0
+    if labels is None or task == "base":
+        return None
+    logits = out["logits"]
+    if task == "masked-lm":
+        return ops.cross_entropy(ops.reshape(logits, (-1, c.vocab_size)), ops.reshape(labels, (-1,)))
+    if task == "token-classification":
+        return ops.cross_entropy(ops.reshape(logits, (-1, c.num_labels)), ops.reshape(labels, (-1,)))
+    if task == "multiple-choice":
+        return ops.cross_entropy(logits, ops.reshape(labels, (-1,)))
+    return classification_loss(ops, c, logits, labels)
+
+
+def problem_type(c: AlbertConfig, labels_dtype: str) -> str:
+    """HF's rule when `problem_type` is unset: 1 label regression, integer labels single-label, else multi."""
+    if c.problem_type:
+        return c.problem_type
+    if c.num_labels == 1:
+        return "regression"
+    return "single_label_classification" if labels_dtype.startswith("int") else "multi_label_classification"
+
+
+def classification_loss(ops: Ops, c: AlbertConfig, logits, labels):
+    kind = problem_type(c, ops.dtype_name(labels))
+    if kind == "regression":
+        if c.num_labels == 1:
+            return ops.mse_loss(ops.reshape(logits, (-1,)), ops.reshape(labels, (-1,)))
+        return ops.mse_loss(logits, labels)
+    if kind == "single_label_classification":
+        return ops.cross_entropy(ops.reshape(logits, (-1, c.num_labels)), ops.reshape(labels, (-1,)))
+    return ops.bce_with_logits(logits, labels)

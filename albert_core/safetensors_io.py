@@ -1,0 +1,183 @@
+"""Safetensors reading and writing with the checks the format's reader leaves to the caller.
+
+We parse the header ourselves (8-byte little-endian length, then JSON) so that every defect gets a message
+naming the file and tensor: truncated files, overlapping or out-of-range offsets, duplicate names,
+unsupported dtypes, NaN/Inf. Tensors are read lazily, one at a time, straight from the file into a fresh
+array (`np.fromfile`), so the weights are copied exactly once on their way to a backend. Pickle, `.h5`
+and `.msgpack` files are never opened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CheckpointError
+
+WEIGHTS_NAME = "model.safetensors"
+INDEX_NAME = "model.safetensors.index.json"
+UNSAFE_NAMES = ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "model.ckpt.index")
+_MAX_HEADER = 100 * 1024 * 1024
+_DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "BF16": np.dtype("<u2")}
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    seen: dict[str, object] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise CheckpointError(f"duplicate tensor name {key!r} in the safetensors header")
+        seen[key] = value
+    return seen
+
+
+class SafetensorsFile(Mapping[str, np.ndarray]):
+    """Lazy read-only mapping `name -> float array` over one `.safetensors` file (bf16 widened to f32)."""
+
+    def __init__(self, path: str | os.PathLike, *, check_finite: bool = True) -> None:
+        self.path = Path(path)
+        self.check_finite = check_finite
+        try:
+            size = self.path.stat().st_size
+            with open(self.path, "rb") as fh:
+                prefix = fh.read(8)
+                if len(prefix) < 8:
+                    raise CheckpointError(f"{self.path}: file is truncated ({size} bytes); re-download it")
+                header_len = int.from_bytes(prefix, "little")
+                if header_len > min(_MAX_HEADER, size - 8):
+                    raise CheckpointError(
+                        f"{self.path}: header length {header_len} exceeds the file ({size} bytes); the file "
+                        "is truncated or not safetensors"
+                    )
+                raw = fh.read(header_len)
+        except FileNotFoundError:
+            raise CheckpointError(f"weights file {str(self.path)!r} does not exist") from None
+        try:
+            header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{self.path}: corrupt safetensors header ({exc})") from None
+        if not isinstance(header, dict):
+            raise CheckpointError(f"{self.path}: corrupt safetensors header (not a JSON object)")
+        self.metadata = header.pop("__metadata__", None) or {}
+        self._data_start = 8 + header_len
+        data_len = size - self._data_start
+        self._entries: dict[str, tuple[str, tuple[int, ...], int, int]] = {}
+        spans = []
+        for name, info in header.items():
+            try:
+                dtype, shape, (begin, end) = info["dtype"], tuple(int(d) for d in info["shape"]), info["data_offsets"]
+            except (KeyError, TypeError, ValueError):
+                raise CheckpointError(f"{self.path}: tensor {name!r} has a malformed header entry {info!r}") from None
+            if dtype not in _DTYPES:
+                raise CheckpointError(
+                    f"{self.path}: tensor {name!r} has dtype {dtype}; supported: {sorted(_DTYPES)} "
+                    "(convert the checkpoint to a float dtype)"
+                )
+            nbytes = int(np.prod(shape, dtype=np.int64)) * _DTYPES[dtype].itemsize
+            if not (0 <= begin <= end <= data_len) or end - begin != nbytes:
+                raise CheckpointError(
+                    f"{self.path}: tensor {name!r} (shape {shape}, {dtype}) has offsets [{begin}, {end}) that "
+                    f"do not fit its size {nbytes} or the {data_len} data bytes; the file is truncated or corrupt"
+                )
+            self._entries[name] = (dtype, shape, begin, end)
+            spans.append((begin, end, name))
+        spans.sort()
+        for (b0, e0, n0), (b1, _, n1) in zip(spans, spans[1:]):
+            if b1 < e0:
+                raise CheckpointError(f"{self.path}: tensors {n0!r} and {n1!r} overlap in the file; it is corrupt")
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self._entries[name][1]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        dtype, shape, begin, end = self._entries[name]
+        count = (end - begin) // _DTYPES[dtype].itemsize
+        array = np.fromfile(self.path, dtype=_DTYPES[dtype], count=count, offset=self._data_start + begin)
+        if array.size != count:
+            raise CheckpointError(f"{self.path}: tensor {name!r} is truncated")
+        if dtype == "BF16":  # numpy has no bfloat16: widen exactly to float32
+            array = (array.astype(np.uint32) << 16).view(np.float32)
+        array = array.reshape(shape)
+        if self.check_finite and not np.isfinite(array).all():
+            bad = int(np.size(array) - np.isfinite(array).sum())
+            raise CheckpointError(f"{self.path}: tensor {name!r} contains {bad} NaN/Inf values")
+        return array
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class CheckpointFolder(Mapping[str, np.ndarray]):
+    """Lazy mapping over the weights of an HF model folder: one file or a sharded index."""
+
+    def __init__(self, folder: str | os.PathLike, *, check_finite: bool = True) -> None:
+        self.folder = Path(folder)
+        index = self.folder / INDEX_NAME
+        single = self.folder / WEIGHTS_NAME
+        self._files: dict[str, SafetensorsFile] = {}
+        self._where: dict[str, str] = {}
+        if single.is_file():
+            self._open(WEIGHTS_NAME, check_finite)
+            self._where = {k: WEIGHTS_NAME for k in self._files[WEIGHTS_NAME]}
+        elif index.is_file():
+            self._read_index(index, check_finite)
+        else:
+            unsafe = [n for n in UNSAFE_NAMES if (self.folder / n).exists()]
+            hint = (f" It has {unsafe}, which this library never loads (pickle/HDF5 can run code or are "
+                    "unsafe to parse); convert to safetensors first.") if unsafe else ""
+            raise CheckpointError(f"no {WEIGHTS_NAME} or {INDEX_NAME} in {str(self.folder)!r}.{hint}")
+
+    def _open(self, shard: str, check_finite: bool) -> None:
+        if shard not in self._files:
+            self._files[shard] = SafetensorsFile(self.folder / shard, check_finite=check_finite)
+
+    def _read_index(self, index: Path, check_finite: bool) -> None:
+        try:
+            weight_map = json.loads(index.read_text("utf-8"), object_pairs_hook=_no_duplicates)["weight_map"]
+        except (KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"{index}: not a valid safetensors index ({exc!r})") from None
+        for name, shard in weight_map.items():
+            if not isinstance(shard, str) or Path(shard).name != shard or shard in ("", ".", ".."):
+                raise CheckpointError(
+                    f"{index}: shard {shard!r} for tensor {name!r} must be a plain file name inside the model folder"
+                )
+            self._open(shard, check_finite)
+            if name not in self._files[shard]:
+                raise CheckpointError(f"{index}: tensor {name!r} is not in its shard {shard!r}")
+            self._where[name] = shard
+        for shard, file in self._files.items():
+            for name in file:
+                if self._where.get(name) != shard:
+                    raise CheckpointError(f"{self.folder / shard}: tensor {name!r} is not listed in {INDEX_NAME} "
+                                          "or is listed under another shard")
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self._files[self._where[name]].shape(name)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._files[self._where[name]][name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+def save_safetensors(tensors: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:
+    """Write float tensors as HF expects them (`format: pt` metadata so `from_pretrained` accepts the file)."""
+    from safetensors.numpy import save_file
+
+    arrays = {}
+    for name, value in tensors.items():
+        value = np.ascontiguousarray(value)
+        if value.dtype.kind != "f" or value.dtype.itemsize < 2:
+            raise CheckpointError(f"tensor {name!r} has dtype {value.dtype}; only float tensors can be saved")
+        arrays[name] = value
+    save_file(arrays, os.fspath(path), metadata={"format": "pt"})
