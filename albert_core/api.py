@@ -11,7 +11,7 @@ import numpy as np
 
 from .backend import LoadInfo
 from .config import PRESETS, AlbertConfig
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 from .formats import Checkpoint, HFSafetensorsFormat, read_checkpoint
 from .layout import ARCHITECTURES, init_params, param_table, resolve_weights, task_check
 from .plugins import get_backend
@@ -88,6 +88,9 @@ def load(source: Any, backend: str = "numpy", task: str = "base", *, dtype: str 
     cfg = config or ckpt.config
     if num_labels is not None:
         cfg = cfg.with_labels(num_labels)
+    if task in ("pretraining", "question-answering") and cfg.num_labels != 2:
+        raise ConfigError(f"task {task!r} needs num_labels=2 (HF sizes its head by num_labels), got "
+                          f"{cfg.num_labels}; pass num_labels=2")
     names = list(ckpt.weights)
     source_of, missing_heads, unused = resolve_weights(cfg, task, names, {n: ckpt.shape(n) for n in names},
                                                        init_missing_heads=init_missing_heads)

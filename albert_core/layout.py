@@ -107,7 +107,7 @@ def param_table(config: AlbertConfig, task: str) -> list[ParamSpec]:
         specs += _norm("predictions.LayerNorm", E, "predictions")
         specs.append(ParamSpec("predictions.bias", (V,), "predictions", "zeros"))
     if task == "pretraining":
-        specs += _dense("sop_classifier.classifier", 2, H, "sop")
+        specs += _dense("sop_classifier.classifier", c.num_labels, H, "sop")  # HF sizes it by num_labels (2)
     if task in ("sequence-classification", "token-classification"):
         specs += _dense("classifier", c.num_labels, H, "classifier")
     if task == "multiple-choice":
