@@ -1,0 +1,279 @@
+"""The ALBERT tokenizer: SentencePiece with the reference preprocessing, batched, NumPy out.
+
+Gives exactly the ids of the reference (Google's ALBERT / HF's slow ``AlbertTokenizer``), which HF's fast (Rust)
+tokenizer does not always do, and encodes batches in one multithreaded SentencePiece call.
+
+Output shapes: with ``return_tensors="np"`` (the default) every field is a 2-D int64 array ``(batch, seq)``
+(``offset_mapping``: ``(batch, seq, 2)``), also for a single string (batch 1); with ``return_tensors=None`` fields
+are Python lists, flat for a single string and nested for a batch, as in HF.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._api import EncodingMixin, _check_positive_int, _check_text
+from ._batch import BatchEncoding, Offsets
+from ._spm import MODEL_FILE_NAME, _abbrev, encode_with_offsets, load_processor, resolve_model_path
+from ._text import (
+    SpecialTokenSplitter,
+    TextOptions,
+    needs_digit_comma_split,
+    preprocess_aligned,
+    preprocess_fast,
+    split_digit_comma,
+)
+from .errors import TokenizerError, TokenizerTypeError
+
+__all__ = ["AlbertTokenizer", "BatchEncoding"]
+
+CONFIG_FILE_NAME = "tokenizer_config.json"
+_OPTION_KEYS = ("do_lower_case", "remove_space", "keep_accents", "model_max_length")
+_TOKEN_KEYS = ("unk_token", "pad_token", "cls_token", "sep_token", "mask_token")
+_PADDING = {True: "longest", "longest": "longest", "max_length": "max_length", False: None, "do_not_pad": None}
+
+
+class AlbertTokenizer(EncodingMixin):
+    """ALBERT's SentencePiece tokenizer with HF's options and defaults; see ``docs/tokenizer.md``."""
+
+    model_input_names = ("input_ids", "token_type_ids", "attention_mask")
+
+    def __init__(
+        self,
+        vocab_file: str | os.PathLike,
+        *,
+        do_lower_case: bool = True,
+        remove_space: bool = True,
+        keep_accents: bool = False,
+        model_max_length: int = 512,
+        num_threads: int = -1,
+        unk_token: str = "<unk>",
+        pad_token: str = "<pad>",
+        cls_token: str = "[CLS]",
+        sep_token: str = "[SEP]",
+        mask_token: str = "[MASK]",
+    ) -> None:
+        for name, value in (
+            ("do_lower_case", do_lower_case),
+            ("remove_space", remove_space),
+            ("keep_accents", keep_accents),
+        ):
+            if not isinstance(value, bool):
+                raise TokenizerTypeError(f"{name} must be True or False, got {_abbrev(value)}.")
+        _check_positive_int("model_max_length", model_max_length)
+        if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads in (0,) or num_threads < -1:
+            raise TokenizerError(f"num_threads must be -1 (all cores) or >= 1, got {_abbrev(num_threads)}.")
+        self.model_path = resolve_model_path(vocab_file)
+        self._sp, self._serialized = load_processor(self.model_path)
+        self.text_options = TextOptions(do_lower_case, remove_space, keep_accents)
+        self.model_max_length = model_max_length
+        self.num_threads = num_threads
+        self.special_tokens: dict[str, str] = {}
+        for key, token in zip(_TOKEN_KEYS, (unk_token, pad_token, cls_token, sep_token, mask_token)):
+            if not isinstance(token, str) or not token:
+                raise TokenizerTypeError(f"{key} must be a non-empty string, got {_abbrev(token)}.")
+            token_id = self._sp.piece_to_id(token)
+            if self._sp.id_to_piece(token_id) != token:  # piece_to_id answers unk for unknown pieces
+                raise TokenizerError(
+                    f"{key}={token!r} is not a piece of the SentencePiece model {self.model_path}; an ALBERT "
+                    f"model defines <pad> <unk> [CLS] [SEP] [MASK]. Pass {key}= with the model's own token."
+                )
+            self.special_tokens[key] = token
+        ids = {key: self._sp.piece_to_id(token) for key, token in self.special_tokens.items()}
+        self.unk_token_id, self.pad_token_id = ids["unk_token"], ids["pad_token"]
+        self.cls_token_id, self.sep_token_id, self.mask_token_id = ids["cls_token"], ids["sep_token"], ids["mask_token"]
+        # Written in text, every special token is recognised; [MASK] also swallows the spaces on its left.
+        self._splitter = SpecialTokenSplitter({t: ids[k] for k, t in self.special_tokens.items()}, {mask_token})
+        self.all_special_ids = sorted(set(ids.values()))
+        self._special_id_set = frozenset(self.all_special_ids)
+        vocab = [self._sp.id_to_piece(i) for i in range(self._sp.get_piece_size())]
+        self._digit_comma_ids = frozenset(i for i, piece in enumerate(vocab) if needs_digit_comma_split(piece))
+        self._digit_comma_fix: dict[int, tuple[list[int], list[str]]] = {}
+
+    # ----------------------------------------------------------------------------------------------- loading
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, **overrides: Any) -> AlbertTokenizer:
+        """Load ``spiece.model`` from a file or folder; a folder's ``tokenizer_config.json`` supplies options."""
+        model_path = resolve_model_path(path)
+        options: dict[str, Any] = {}
+        config_path = model_path.parent / CONFIG_FILE_NAME
+        if Path(path).is_dir() and config_path.is_file():
+            try:
+                config = json.loads(config_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise TokenizerError(f"{config_path} is not valid JSON ({error}); fix or delete it.") from error
+            options = {k: config[k] for k in (*_OPTION_KEYS, *_TOKEN_KEYS) if isinstance(config, dict) and k in config}
+        options.update(overrides)
+        return cls(model_path, **options)
+
+    def save_pretrained(self, folder: str | os.PathLike) -> tuple[str, str]:
+        """Write ``spiece.model`` and ``tokenizer_config.json`` (the options) into ``folder``."""
+        target = Path(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        (target / MODEL_FILE_NAME).write_bytes(self._serialized)
+        config = {
+            "tokenizer_class": "AlbertTokenizer",
+            **{k: getattr(self, k) for k in _OPTION_KEYS},
+            **self.special_tokens,
+        }
+        (target / CONFIG_FILE_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        return str(target / MODEL_FILE_NAME), str(target / CONFIG_FILE_NAME)
+
+    do_lower_case = property(lambda self: self.text_options.do_lower_case)
+    remove_space = property(lambda self: self.text_options.remove_space)
+    keep_accents = property(lambda self: self.text_options.keep_accents)
+    unk_token = property(lambda self: self.special_tokens["unk_token"])
+    pad_token = property(lambda self: self.special_tokens["pad_token"])
+    cls_token = property(lambda self: self.special_tokens["cls_token"])
+    sep_token = property(lambda self: self.special_tokens["sep_token"])
+    mask_token = property(lambda self: self.special_tokens["mask_token"])
+
+    @property
+    def vocab_size(self) -> int:
+        return self._sp.get_piece_size()
+
+    def __len__(self) -> int:
+        return self.vocab_size
+
+    @property
+    def all_special_tokens(self) -> list[str]:
+        return [self._sp.id_to_piece(i) for i in self.all_special_ids]
+
+    def get_vocab(self) -> dict[str, int]:
+        return {self._sp.id_to_piece(i): i for i in range(self.vocab_size)}
+
+    def __repr__(self) -> str:
+        return (
+            f"AlbertTokenizer({str(self.model_path)!r}, vocab_size={self.vocab_size}, "
+            f"do_lower_case={self.do_lower_case}, remove_space={self.remove_space}, "
+            f"keep_accents={self.keep_accents}, model_max_length={self.model_max_length})"
+        )
+
+    # ------------------------------------------------------------------------------------------- core encode
+    def preprocess_text(self, text: str) -> str:
+        """The reference preprocessing of text without special tokens (what SentencePiece is then given)."""
+        return preprocess_fast(_check_text("text", text), self.text_options)
+
+    def _fixed_digit_comma(self, piece_id: int) -> tuple[list[int], list[str]]:
+        fix = self._digit_comma_fix.get(piece_id)
+        if fix is None:
+            pieces = split_digit_comma(self._sp.id_to_piece(piece_id), lambda t: self._sp.encode(t, out_type=str))
+            fix = ([self._sp.piece_to_id(p) for p in pieces], pieces)
+            self._digit_comma_fix[piece_id] = fix
+        return fix
+
+    def _apply_digit_comma(self, ids: list[int], spans: Offsets | None) -> tuple[list[int], Offsets | None]:
+        new_ids: list[int] = []
+        new_spans: Offsets = []
+        for position, piece_id in enumerate(ids):
+            if piece_id not in self._digit_comma_ids:
+                new_ids.append(piece_id)
+                if spans is not None:
+                    new_spans.append(spans[position])
+                continue
+            fixed_ids, fixed_pieces = self._fixed_digit_comma(piece_id)
+            new_ids.extend(fixed_ids)
+            if spans is not None:
+                new_spans.extend(_split_span(spans[position], fixed_pieces))
+        return new_ids, (new_spans if spans is not None else None)
+
+    def _encode_texts(self, texts: Sequence[str], with_offsets: bool) -> tuple[list[list[int]], list[Offsets] | None]:
+        """Token ids (no special tokens added) of each text and, if asked, their spans in the original text."""
+        options, lower = self.text_options, self.text_options.do_lower_case
+        chunks: list[str] = []
+        chunk_maps: list[tuple[list[int], list[int], int]] = []  # per chunk: starts, ends, original end
+        plans: list[list[tuple[int, int, int] | int]] | None = None  # per text: chunk indices or special segments
+        for number, text in enumerate(texts):
+            segments = self._splitter.split(text, lower) if self._splitter.might_contain(text) else None
+            if segments is not None and (len(segments) > 1 or segments[0][2] is not None):
+                if plans is None:
+                    plans = [[i] for i in range(number)]
+            else:
+                segments = [(0, len(text), None)]
+            plan: list[tuple[int, int, int] | int] = []
+            for begin, end, special_id in segments:
+                if special_id is not None:
+                    plan.append((begin, end, special_id))
+                    continue
+                plan.append(len(chunks))
+                piece = text if (begin, end) == (0, len(text)) else text[begin:end]
+                if with_offsets:
+                    prepared, starts, ends = preprocess_aligned(piece, begin, options)
+                    chunks.append(prepared)
+                    chunk_maps.append((starts, ends, end))
+                else:
+                    chunks.append(preprocess_fast(piece, options))
+            if plans is not None:
+                plans.append(plan)
+
+        spans_per_chunk: list[Offsets] | None = None
+        if with_offsets:
+            encoded = encode_with_offsets(self._sp, chunks, self.num_threads)
+            ids_per_chunk = [ids for ids, _ in encoded]
+            spans_per_chunk = [
+                _to_original(chunk, spans, *chunk_map)
+                for chunk, (_, spans), chunk_map in zip(chunks, encoded, chunk_maps)
+            ]
+        else:
+            ids_per_chunk = self._sp.encode(chunks, out_type=int, num_threads=self.num_threads)
+        flagged = self._digit_comma_ids
+        for index, ids in enumerate(ids_per_chunk):
+            if not flagged.isdisjoint(ids):
+                spans = spans_per_chunk[index] if spans_per_chunk is not None else None
+                ids_per_chunk[index], new_spans = self._apply_digit_comma(ids, spans)
+                if spans_per_chunk is not None:
+                    spans_per_chunk[index] = new_spans
+        if plans is None:
+            return ids_per_chunk, spans_per_chunk
+        all_ids: list[list[int]] = []
+        all_spans: list[Offsets] = []
+        for plan in plans:
+            ids_out: list[int] = []
+            spans_out: Offsets = []
+            for item in plan:
+                if isinstance(item, tuple):
+                    ids_out.append(item[2])
+                    spans_out.append((item[0], item[1]))
+                else:
+                    ids_out.extend(ids_per_chunk[item])
+                    if spans_per_chunk is not None:
+                        spans_out.extend(spans_per_chunk[item])
+            all_ids.append(ids_out)
+            all_spans.append(spans_out)
+        return all_ids, (all_spans if with_offsets else None)
+
+
+def _to_original(chunk: str, spans: Offsets, starts: list[int], ends: list[int], chunk_end: int) -> Offsets:
+    """Map piece spans in the preprocessed chunk back to the original text, without a piece's leading space."""
+    size = len(chunk)
+    out: Offsets = []
+    for begin, end in spans:
+        if begin >= end:  # SentencePiece's dummy-prefix "▁" stands for no character
+            position = starts[begin] if begin < size else chunk_end
+            out.append((position, position))
+            continue
+        content = begin
+        while content < end - 1 and chunk[content].isspace():  # a lone "▁" keeps the space it stands for
+            content += 1
+        out.append((starts[content], ends[end - 1]))
+    return out
+
+
+def _split_span(span: tuple[int, int], pieces: list[str]) -> Offsets:
+    """Spans for the pieces a ``9,`` piece was split into: the comma gets the last character."""
+    begin, end = span
+    if end - begin < 2:  # the original was shorter than "9,": nothing to share out, give every piece the span
+        return [span] * len(pieces)
+    comma = (end - 1, end)
+    widths = [len(p.lstrip("\u2581")) for p in pieces[:-1]]
+    if sum(widths) != end - 1 - begin:
+        return [(begin, end - 1)] * len(widths) + [comma]
+    out: Offsets = []
+    for width in widths:
+        out.append((begin, begin + width))
+        begin += width
+    return out + [comma]
