@@ -3,6 +3,7 @@
 Importing this package imports no framework; a backend's framework is imported when it is first used.
 """
 
+from . import safetensors_io  # noqa: F401  (public submodule: albert_core.safetensors_io)
 from .api import load, random_checkpoint, save
 from .backend import AlbertModel, Backend, LoadInfo
 from .config import PRESETS, AlbertConfig

@@ -60,17 +60,25 @@ class AlbertConfig:
     id2label: dict[int, str] = field(default_factory=lambda: {0: "LABEL_0", 1: "LABEL_1"})
     label2id: dict[str, int] = field(default_factory=lambda: {"LABEL_0": 0, "LABEL_1": 1})
     problem_type: str | None = None
+    num_labels: int | None = None  # like HF: given alone, it names the labels LABEL_0..LABEL_{n-1}
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # unknown keys, kept for round trips
 
     def __post_init__(self) -> None:
         self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
         self.label2id = {str(k): int(v) for k, v in self.label2id.items()}
+        n = self.num_labels
+        if n is not None and n != len(self.id2label):
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ConfigError(f"num_labels must be an int >= 1, got {n!r}")
+            if self.id2label != {i: f"LABEL_{i}" for i in range(len(self.id2label))}:
+                raise ConfigError(f"num_labels={n} disagrees with id2label ({len(self.id2label)} labels); "
+                                  "pass only one of them")
+            self.id2label = {i: f"LABEL_{i}" for i in range(n)}
+            self.label2id = {f"LABEL_{i}": i for i in range(n)}
+        self.num_labels = len(self.id2label)
         self.validate()
 
     # -- derived ---------------------------------------------------------------------------------
-    @property
-    def num_labels(self) -> int:
-        return len(self.id2label)
 
     @property
     def head_dim(self) -> int:
@@ -85,9 +93,8 @@ class AlbertConfig:
         names = [f"LABEL_{i}" for i in range(labels)] if isinstance(labels, int) else list(labels)
         if not names:
             raise ConfigError("num_labels must be >= 1; got 0 labels")
-        return dataclasses.replace(
-            self, id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)}
-        )
+        return dataclasses.replace(self, id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
+                                   num_labels=len(names))
 
     # -- validation ------------------------------------------------------------------------------
     def validate(self) -> None:
@@ -152,17 +159,13 @@ class AlbertConfig:
         names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         kwargs: dict[str, Any] = {}
         extra: dict[str, Any] = {}
-        num_labels = data.pop("num_labels", None)
         for key, value in data.items():
             if key in names:
                 kwargs[key] = value
             elif key not in LEGACY_KEYS:
                 extra[key] = value  # includes INERT_KEYS: stored, never executed
-        if num_labels is not None and "id2label" not in kwargs:
-            if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
-                raise ConfigError(f"num_labels must be an int >= 1, got {num_labels!r}")
-            kwargs["id2label"] = {i: f"LABEL_{i}" for i in range(num_labels)}
-            kwargs["label2id"] = {f"LABEL_{i}": i for i in range(num_labels)}
+        if "id2label" in kwargs:
+            kwargs.pop("num_labels", None)  # id2label is authoritative, as in HF
         if "id2label" in kwargs and "label2id" not in kwargs:
             kwargs["label2id"] = {str(v): int(k) for k, v in kwargs["id2label"].items()}
         try:
@@ -173,7 +176,7 @@ class AlbertConfig:
             raise ConfigError(f"invalid config: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("extra", "num_labels")}
         out["id2label"] = {str(k): v for k, v in self.id2label.items()}
         out.update({k: v for k, v in self.extra.items() if k not in INERT_KEYS})
         out["model_type"] = "albert"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import AlbertConfig
-from .errors import CheckpointError
+from .errors import BackendError, CheckpointError
 from .safetensors_io import INDEX_NAME, WEIGHTS_NAME, CheckpointFolder, save_safetensors
 
 CONFIG_NAME = "config.json"
@@ -51,14 +51,16 @@ class HFSafetensorsFormat:
             raise CheckpointError(f"{str(p)!r} has no {CONFIG_NAME}; an HF model folder needs one")
         config = AlbertConfig.from_json_file(p / CONFIG_NAME)
         tokenizer = p / TOKENIZER_NAME
-        return Checkpoint(config, CheckpointFolder(p), str(p), tokenizer_file=tokenizer if tokenizer.is_file() else None)
+        return Checkpoint(config, CheckpointFolder(p), str(p),
+                          tokenizer_file=tokenizer if tokenizer.is_file() else None)
 
     def write(self, path: str | os.PathLike, checkpoint: Checkpoint) -> None:
         p = Path(path)
         p.mkdir(parents=True, exist_ok=True)
         checkpoint.config.to_json_file(p / CONFIG_NAME, architectures=checkpoint.architectures)
         save_safetensors({k: checkpoint.weights[k] for k in checkpoint.weights}, p / WEIGHTS_NAME)
-        if checkpoint.tokenizer_file is not None and Path(checkpoint.tokenizer_file).resolve() != (p / TOKENIZER_NAME).resolve():
+        tokenizer = checkpoint.tokenizer_file
+        if tokenizer is not None and Path(tokenizer).resolve() != (p / TOKENIZER_NAME).resolve():
             shutil.copyfile(checkpoint.tokenizer_file, p / TOKENIZER_NAME)
 
 
@@ -72,10 +74,10 @@ def read_checkpoint(source: str | os.PathLike, format: str | None = None) -> tup
     if not Path(source).exists():
         raise CheckpointError(f"model source {os.fspath(source)!r} does not exist")
     for name in ["hf-safetensors", *(n for n in registry.names() if n != "hf-safetensors")]:
-        reg = registry.registration(name)
-        if not reg.framework_installed():
+        try:
+            fmt = registry.get(name)
+        except BackendError:  # its framework is missing or the plugin is broken: it cannot be this format
             continue
-        fmt = registry.get(name)
         if fmt.detect(source):
             return name, fmt.read(source)
     # Not detected: the HF reader gives the most useful message (missing config, unsafe files...).

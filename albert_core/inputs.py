@@ -28,8 +28,9 @@ def _host(name: str, value: Any, to_host: _Host) -> np.ndarray:
         arr = value if isinstance(value, np.ndarray) else to_host(value)
         arr = np.asarray(arr)
     except (TypeError, ValueError) as exc:
-        raise InputTypeError(f"{name} could not be read as an array ({exc}); pass a NumPy array, a nested list "
-                             "of equal-length rows, or a tensor of the backend") from None
+        raise InputTypeError(f"{name} could not be read as a rectangular array ({exc}); pass a NumPy array, a "
+                             "nested list of equal-length rows (tokenizer: padding=True), or a tensor of the "
+                             "backend") from None
     if arr.dtype == object:
         raise InputTypeError(f"{name} must be a rectangular array of numbers; got ragged or non-numeric data "
                              "(pad the rows to one length, e.g. with the tokenizer's padding=True)")
@@ -105,7 +106,7 @@ def prepare_inputs(config: AlbertConfig, task: str, to_host: _Host = np.asarray,
         _shape("attention_mask", mask, base_shape, "the same as the input ids")
         if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
             pos = tuple(int(i) for i in np.argwhere(~np.isin(mask, (0, 1)))[0])
-            raise InputError(f"attention_mask has value {mask[pos]!r} at position {pos}; it must hold only 0 "
+            raise InputError(f"attention_mask has value {mask[pos].item()!r} at position {pos}; it must hold only 0 "
                              "(padding) and 1 (token)")
         out["attention_mask"] = mask.astype(np.int64)
     if token_type_ids is not None:

@@ -130,7 +130,10 @@ class PluginManager:
                 if self.pm.has_plugin(ep.name) or ep.name in self.failures:
                     continue
                 try:
-                    self.pm.register(ep.load(), name=ep.name)
+                    plugin = ep.load()
+                    if self.pm.is_registered(plugin):
+                        continue
+                    self.pm.register(plugin, name=ep.name)
                     if ep.dist is not None:
                         self.plugin_dists[ep.name] = f"{ep.dist.metadata['Name']} {ep.dist.version}"
                 except Exception as exc:  # a broken plugin must not hide the others

@@ -85,7 +85,7 @@ class SafetensorsFile(Mapping[str, np.ndarray]):
             self._entries[name] = (dtype, shape, begin, end)
             spans.append((begin, end, name))
         spans.sort()
-        for (b0, e0, n0), (b1, _, n1) in zip(spans, spans[1:]):
+        for (_, e0, n0), (b1, _, n1) in zip(spans, spans[1:]):
             if b1 < e0:
                 raise CheckpointError(f"{self.path}: tensors {n0!r} and {n1!r} overlap in the file; it is corrupt")
 
