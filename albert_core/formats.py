@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Mapping
@@ -48,11 +49,15 @@ class HFSafetensorsFormat:
     def read(self, path: str | os.PathLike) -> Checkpoint:
         p = Path(path)
         if not (p / CONFIG_NAME).is_file():
-            raise CheckpointError(f"{str(p)!r} has no {CONFIG_NAME}; an HF model folder needs one")
+            hint = (" It looks like an original TensorFlow ALBERT checkpoint: install the albert-tensorflow plugin "
+                    "(pip install albert-tensorflow), which reads it." if p.is_dir() and any(p.glob("*.index"))
+                    else "")
+            raise CheckpointError(f"{str(p)!r} has no {CONFIG_NAME}; an HF model folder needs one.{hint}")
         config = AlbertConfig.from_json_file(p / CONFIG_NAME)
         tokenizer = p / TOKENIZER_NAME
         return Checkpoint(config, CheckpointFolder(p), str(p),
-                          tokenizer_file=tokenizer if tokenizer.is_file() else None)
+                          tokenizer_file=tokenizer if tokenizer.is_file() else None,
+                          architectures=_architectures(p / CONFIG_NAME))
 
     def write(self, path: str | os.PathLike, checkpoint: Checkpoint) -> None:
         p = Path(path)
@@ -62,6 +67,15 @@ class HFSafetensorsFormat:
         tokenizer = checkpoint.tokenizer_file
         if tokenizer is not None and Path(tokenizer).resolve() != (p / TOKENIZER_NAME).resolve():
             shutil.copyfile(checkpoint.tokenizer_file, p / TOKENIZER_NAME)
+
+
+def _architectures(config_file: Path) -> list[str] | None:
+    """The HF class names config.json records (AlbertConfig drops them); tells `convert` which head to write."""
+    try:
+        value = json.loads(config_file.read_text("utf-8")).get("architectures")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return [a for a in value if isinstance(a, str)] if isinstance(value, list) else None
 
 
 def read_checkpoint(source: str | os.PathLike, format: str | None = None) -> tuple[str, Checkpoint]:
