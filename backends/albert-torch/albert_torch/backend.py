@@ -1,0 +1,67 @@
+"""`TorchBackend`: builds an `AlbertTorchModel` and fills it from the lazy checkpoint one tensor at a time."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from albert_core.backend import Backend, LoadInfo
+from albert_core.config import AlbertConfig
+from albert_core.errors import BackendError
+
+from .module import AlbertTorchModel
+from .ops import DTYPES, TorchOps
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """`None` -> CPU; anything else must parse as a torch device that is present on this machine."""
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise BackendError(f"device {device!r} is not a torch device ({exc}); use 'cpu', 'cuda' or 'cuda:N'") \
+            from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise BackendError(f"device {device!r} was requested but torch sees no CUDA device; load with "
+                               "device='cpu' (the default) or install a CUDA build of torch")
+        if dev.index is not None and dev.index >= count:
+            raise BackendError(f"device {device!r} does not exist: torch sees {count} CUDA device(s), "
+                               f"cuda:0 to cuda:{count - 1}")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise BackendError(f"device {device!r} is not available on this machine; use device='cpu'")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise BackendError(f"device {device!r} is not supported by backend 'torch'; use 'cpu' or 'cuda'")
+    return dev
+
+
+class TorchBackend(Backend):
+    name = "torch"
+    ops = TorchOps("cpu")
+    framework = "torch"
+    dtypes = ("float32", "bfloat16", "float16", "float64")
+    supports_training = True
+
+    def build(self, config: AlbertConfig, task: str, weights: Mapping[str, np.ndarray], *, dtype: str = "float32",
+              device: str | torch.device | None = None, trainable: bool = False,
+              info: LoadInfo | None = None) -> AlbertTorchModel:
+        self.check_dtype(dtype)
+        dev = resolve_device(device)
+        if dtype == "float64" and dev.type == "mps":
+            raise BackendError("dtype 'float64' is not supported on device 'mps'; use float32")
+        model = AlbertTorchModel(config, task, info, dtype=DTYPES[dtype], device=dev)
+        params = dict(model.named_parameters())
+        with torch.no_grad(), warnings.catch_warnings():
+            # Memory-mapped checkpoint arrays are read-only; torch warns on viewing them, but we only read.
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            for name in weights:
+                # One copy: the host view is converted straight into the parameter's storage and dropped.
+                params[name].copy_(torch.from_numpy(np.asarray(weights[name])))
+        for p in params.values():
+            p.requires_grad_(trainable)
+        return model.eval()

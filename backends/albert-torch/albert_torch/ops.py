@@ -1,0 +1,231 @@
+"""`TorchOps`: the core's op contract on PyTorch tensors, with native kernels for the composites.
+
+An instance is bound to a device: `asarray` places host arrays there (the core model creates a few small
+tensors itself: default masks, positions, relative distances). Everything else follows its inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from albert_core.ops import Ops, composite, primitive
+
+DTYPES: dict[str, torch.dtype] = {
+    "float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
+    "int64": torch.int64, "int32": torch.int32, "bool": torch.bool,
+}
+DTYPE_NAMES: dict[torch.dtype, str] = {v: k for k, v in DTYPES.items()}
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _site_generator(seed: int, site: int, device: torch.device) -> torch.Generator:
+    """An independent generator per (seed, dropout site), so an int seed reproduces a whole forward pass."""
+    gen = torch.Generator(device=device)
+    gen.manual_seed((int(seed) * 1_000_003 + site) % (2**63))
+    return gen
+
+
+class TorchOps(Ops):
+    name = "torch"
+
+    def __init__(self, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+
+    # ---------------------------------------------------------------- primitives: data movement
+    @primitive
+    def asarray(self, x, dtype=None):
+        torch_dtype = DTYPES[dtype] if dtype is not None else None
+        if isinstance(x, torch.Tensor):
+            return x.to(device=self.device, dtype=torch_dtype)
+        if isinstance(x, np.ndarray) and x.dtype.kind in "biuf" and x.flags.writeable:
+            t = torch.from_numpy(np.ascontiguousarray(x))  # zero-copy view of the host array
+        else:  # lists, scalars, read-only arrays (torch cannot share those): one copy
+            t = torch.tensor(np.asarray(x))
+        return t.to(device=self.device, dtype=torch_dtype)
+
+    @primitive
+    def to_numpy(self, x):
+        if not isinstance(x, torch.Tensor):
+            return np.asarray(x)
+        x = x.detach()
+        if x.dtype == torch.bfloat16:  # NumPy has no bfloat16
+            x = x.float()
+        return x.cpu().numpy()
+
+    @primitive
+    def cast(self, x, dtype):
+        return x.to(DTYPES[dtype])
+
+    @primitive
+    def dtype_name(self, x):
+        return DTYPE_NAMES[x.dtype]
+
+    @primitive
+    def shape(self, x):
+        return tuple(x.shape)
+
+    # ---------------------------------------------------------------- primitives: shape and indexing
+    @primitive
+    def reshape(self, x, shape):
+        return x.reshape(shape)
+
+    @primitive
+    def transpose(self, x, axes):
+        return x.permute(axes)
+
+    @primitive
+    def concat(self, xs, axis):
+        return torch.cat(xs, dim=axis)
+
+    @primitive
+    def take(self, table, ids):
+        return table[ids]
+
+    @primitive
+    def take_along_axis(self, x, ids):
+        return torch.gather(x, -1, ids.long().unsqueeze(-1)).squeeze(-1)
+
+    @primitive
+    def where(self, cond, x, y):
+        return torch.where(cond, x, y)
+
+    @primitive
+    def not_equal(self, x, value):
+        return torch.ne(x, value)
+
+    @primitive
+    def clip(self, x, low, high):
+        return torch.clamp(x, low, high)
+
+    # ---------------------------------------------------------------- primitives: math
+    @primitive
+    def matmul(self, a, b):
+        return torch.matmul(a, b)
+
+    @primitive
+    def einsum(self, spec, *operands):
+        return torch.einsum(spec, *operands)
+
+    @primitive
+    def exp(self, x):
+        return torch.exp(x)
+
+    @primitive
+    def log(self, x):
+        return torch.log(x)
+
+    @primitive
+    def tanh(self, x):
+        return torch.tanh(x)
+
+    @primitive
+    def erf(self, x):
+        return torch.erf(x)
+
+    @primitive
+    def sqrt(self, x):
+        return torch.sqrt(x)
+
+    @primitive
+    def abs(self, x):
+        return torch.abs(x)
+
+    @primitive
+    def maximum(self, x, y):
+        if isinstance(y, torch.Tensor):
+            return torch.maximum(x, y.to(x.dtype))
+        return torch.clamp_min(x, y)
+
+    @primitive
+    def sum(self, x, axis=None, keepdims=False):
+        return x.sum() if axis is None else x.sum(dim=axis, keepdim=keepdims)
+
+    @primitive
+    def max(self, x, axis=None, keepdims=False):
+        return x.max() if axis is None else x.amax(dim=axis, keepdim=keepdims)
+
+    @primitive
+    def dropout(self, x, rate, rng, site):
+        # `rng`: None (torch's global RNG, so torch.manual_seed reproduces a run), a torch.Generator, or an int
+        # seed (one derived generator per site).
+        if rng is None:
+            return F.dropout(x, rate, training=True)
+        gen = rng if isinstance(rng, torch.Generator) else _site_generator(rng, site, x.device)
+        keep = torch.rand(x.shape, generator=gen, device=x.device) >= rate
+        return x * keep.to(x.dtype) * (1.0 / (1.0 - rate))
+
+    # ---------------------------------------------------------------- composites: native kernels
+    @composite
+    def linear(self, x, weight, bias=None):
+        return F.linear(x, weight, bias)
+
+    @composite
+    def embedding(self, table, ids):
+        return F.embedding(ids, table)
+
+    @composite
+    def softmax(self, x, axis=-1):
+        if x.dtype in _HALF:
+            return F.softmax(x, dim=axis, dtype=torch.float32).to(x.dtype)
+        return F.softmax(x, dim=axis)
+
+    @composite
+    def log_softmax(self, x, axis=-1):
+        return F.log_softmax(x, dim=axis, dtype=torch.float32 if x.dtype in _HALF else None)
+
+    @composite
+    def layer_norm(self, x, weight, bias, eps):
+        if x.dtype in _HALF:  # statistics and affine in float32, one rounding at the end
+            return F.layer_norm(x.float(), x.shape[-1:], weight.float(), bias.float(), eps).to(x.dtype)
+        return F.layer_norm(x, x.shape[-1:], weight, bias, eps)
+
+    @composite
+    def gelu(self, x):
+        return F.gelu(x)
+
+    @composite
+    def gelu_new(self, x):
+        return F.gelu(x, approximate="tanh")
+
+    @composite
+    def relu(self, x):
+        return F.relu(x)
+
+    @composite
+    def silu(self, x):
+        return F.silu(x)
+
+    @composite
+    def attention(self, q, k, v, bias, head_mask=None, dropout_rate=0.0, rng=None, site=0, need_weights=False):
+        # The fused kernel cannot return probabilities, scale them per head, or draw from a caller's generator;
+        # those cases run the reference body (still on native kernels through the overrides above).
+        if need_weights or head_mask is not None or (dropout_rate and rng is not None):
+            return super().attention(q, k, v, bias, head_mask=head_mask, dropout_rate=dropout_rate, rng=rng,
+                                     site=site, need_weights=need_weights)
+        if bias.dtype != q.dtype:
+            # The kernel wants the mask in q's dtype. MASK_FILL is float32's lowest, which is -inf in float16:
+            # clamp to the dtype's lowest so fully masked rows stay finite (uniform), never NaN.
+            bias = bias.clamp_min(torch.finfo(q.dtype).min).to(q.dtype)
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=float(dropout_rate))
+        return ctx, None
+
+    @composite
+    def cross_entropy(self, logits, labels, ignore_index=-100):
+        if logits.dtype in _HALF:
+            logits = logits.float()
+        return F.cross_entropy(logits, labels.long(), ignore_index=ignore_index)
+
+    @composite
+    def mse_loss(self, x, y):
+        if x.dtype in _HALF:
+            x = x.float()
+        return F.mse_loss(x, y.to(x.dtype))
+
+    @composite
+    def bce_with_logits(self, logits, targets):
+        if logits.dtype in _HALF:
+            logits = logits.float()
+        return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
+
