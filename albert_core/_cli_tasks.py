@@ -1,0 +1,163 @@
+"""The pipeline subcommands of `albert`: reading inputs (arguments, stdin, JSON lines) and printing results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+import numpy as np
+
+from .errors import InputError
+
+# subcommand -> (pipeline task, help)
+TASK_COMMANDS = {
+    "fill-mask": ("fill-mask", "fill the [MASK] tokens of each text"),
+    "classify": ("text-classification", "label each text (or TAB-separated text pair)"),
+    "tag": ("token-classification", "label the words of each text (entities)"),
+    "qa": ("question-answering", "answer each question from --context, or TAB-separated question and context"),
+    "embed": ("feature-extraction", "one embedding vector per text (or per token with --pooling none)"),
+    "choose": ("multiple-choice", "pick the best choice: TAB-separated context and choices, one example a line"),
+}
+
+
+class UsageError(Exception):
+    """A mistake on the command line (exit status 2)."""
+
+
+def task_options(command: str, args: Any) -> dict[str, Any]:
+    """The pipeline call's keyword options from the subcommand's flags."""
+    if command == "fill-mask":
+        targets = [t for t in args.targets.split(",") if t] if args.targets else None
+        return {"top_k": args.top_k, "targets": targets}
+    if command == "classify":
+        return {"top_k": None if args.top_k == "all" else int(args.top_k)}
+    if command == "tag":
+        return {"aggregation_strategy": args.aggregation}
+    if command == "qa":
+        return {"top_k": args.top_k, "doc_stride": args.doc_stride, "max_answer_len": args.max_answer_len}
+    if command == "embed":
+        return {"pooling": None if args.pooling == "none" else args.pooling}
+    return {}
+
+
+def line_to_input(command: str, line: str, where: str, context: str | None = None) -> Any:
+    """One line of text (argument or stdin) -> one pipeline input."""
+    parts = line.split("\t")
+    if command == "classify":
+        if len(parts) > 2:
+            raise InputError(f"{where}: a classify line is a text or 'text<TAB>text_pair', got {len(parts)} fields")
+        return line if len(parts) == 1 else {"text": parts[0], "text_pair": parts[1]}
+    if command == "qa":
+        if context is not None:
+            return {"question": line, "context": context}
+        if len(parts) != 2:
+            raise InputError(f"{where}: without --context a qa line is 'question<TAB>context', got {len(parts)} "
+                             "field(s); pass --context TEXT or --context-file FILE")
+        return {"question": parts[0], "context": parts[1]}
+    if command == "choose":
+        if len(parts) < 2:
+            raise InputError(f"{where}: a choose line is 'context<TAB>choice 1<TAB>choice 2...', got no TAB")
+        return {"context": parts[0], "choices": parts[1:]}
+    return line
+
+
+def json_to_input(task: str, line: str, where: str) -> Any:
+    """One JSON line of `albert run` -> one pipeline input (a bare string, or an object with the task's fields)."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); write one JSON value a line") \
+            from None
+    if isinstance(value, dict) and task in ("fill-mask", "token-classification", "feature-extraction"):
+        if set(value) != {"text"}:
+            raise InputError(f"{where}: a {task} line is a JSON string or {{\"text\": ...}}, got keys {sorted(value)}")
+        return value["text"]
+    return value
+
+
+def read_lines(args_texts: list[str], stream: TextIO) -> Iterator[tuple[str, str]]:
+    """(text, where) from the arguments, or from stdin one input a line (blank lines skipped)."""
+    if args_texts:
+        for index, text in enumerate(args_texts, 1):
+            yield text, f"argument {index}"
+        return
+    for number, line in enumerate(stream, 1):
+        line = line.rstrip("\r\n")
+        if line.strip():
+            yield line, f"stdin line {number}"
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def human(command: str, item: Any, result: Any) -> str:
+    """A short readable rendering of one result."""
+    if command == "fill-mask":
+        groups = result if result and isinstance(result[0], list) else [result]
+        return "\n".join("  " + "  ".join(f"{r['token_str']!r} {r['score']:.3f}" for r in g) for g in groups)
+    if command == "classify":
+        ranked = result if isinstance(result, list) else [result]
+        return "  " + "  ".join(f"{r['label']} {r['score']:.3f}" for r in ranked)
+    if command == "tag":
+        if not result:
+            return "  (no entities)"
+        return "\n".join(f"  {e.get('entity_group', e.get('entity'))}  {e['word']!r} [{e['start']}:{e['end']}] "
+                         f"{e['score']:.3f}" for e in result)
+    if command == "qa":
+        answers = result if isinstance(result, list) else [result]
+        return "\n".join(f"  {a['answer']!r} [{a['start']}:{a['end']}] {a['score']:.3f}" for a in answers)
+    if command == "embed":
+        array = np.asarray(result)
+        head = ", ".join(f"{x:.4f}" for x in array.reshape(-1)[:4])
+        return f"  shape {tuple(array.shape)}  [{head}, ...]"
+    return f"  {result['choice']!r} (choice {result['label']}) " + " ".join(f"{s:.3f}" for s in result["scores"])
+
+
+def title(command: str, item: Any) -> str:
+    if isinstance(item, str):
+        return item
+    if command == "classify":
+        return f"{item['text']} | {item['text_pair']}"
+    if command == "qa":
+        return item["question"]
+    return item["context"]
+
+
+class Progress:
+    """A one-line progress bar on a terminal's stderr; nothing when stderr is not a terminal."""
+
+    def __init__(self, total: int | None, stream: TextIO = sys.stderr, enabled: bool | None = None) -> None:
+        self.total, self.stream, self.done = total, stream, 0
+        self.enabled = stream.isatty() if enabled is None else enabled
+        self._last = 0.0
+
+    def update(self, count: int = 1) -> None:
+        import time
+
+        self.done += count
+        now = time.monotonic()
+        if self.enabled and (now - self._last > 0.1 or self.done == self.total):
+            self._last = now
+            if self.total:
+                filled = int(30 * self.done / self.total)
+                bar = "#" * filled + "." * (30 - filled)
+                self.stream.write(f"\r[{bar}] {self.done}/{self.total}")
+            else:
+                self.stream.write(f"\r{self.done} done")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
