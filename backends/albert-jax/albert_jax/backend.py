@@ -1,0 +1,74 @@
+"""`JaxBackend`: builds an `AlbertJaxModel` from the core's lazy weights, one tensor at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from albert_core.backend import Backend, LoadInfo
+from albert_core.config import AlbertConfig
+from albert_core.errors import BackendError
+
+from .model import OPS, AlbertJaxModel
+
+_DEVICE_ALIASES = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu", "rocm": "gpu", "tpu": "tpu"}
+
+
+def resolve_device(device: Any) -> jax.Device:
+    """None/"cpu" -> the first CPU device; "gpu"/"cuda" (optionally ":N") -> that GPU; a jax.Device as is."""
+    if isinstance(device, jax.Device):
+        return device
+    if device is None:
+        return jax.devices("cpu")[0]
+    if not isinstance(device, str):
+        raise BackendError(f"device must be a string such as 'cpu' or 'gpu:0', or a jax.Device; got {device!r}")
+    kind, _, index_text = device.lower().partition(":")
+    platform = _DEVICE_ALIASES.get(kind)
+    if platform is None:
+        raise BackendError(f"device {device!r} is not known to backend 'jax'; use 'cpu', 'gpu' (or 'cuda'), "
+                           "'gpu:N', or a jax.Device")
+    try:
+        devices = jax.devices(platform)
+    except RuntimeError:
+        devices = []
+    if not devices:
+        available = sorted({d.platform for d in jax.devices()})
+        raise BackendError(f"device {device!r} is not available to JAX on this machine (platforms: {available}); "
+                           f"use device='cpu' or install a jax build for {platform}")
+    index = int(index_text) if index_text.isdigit() else 0
+    if index >= len(devices):
+        raise BackendError(f"device {device!r}: JAX sees {len(devices)} {platform} device(s), indices "
+                           f"0..{len(devices) - 1}")
+    return devices[index]
+
+
+class JaxBackend(Backend):
+    name = "jax"
+    ops = OPS
+    framework = "jax"
+    dtypes = ("float32", "bfloat16", "float16")
+    supports_training = True
+
+    def check_device(self, device: Any) -> None:
+        resolve_device(device)
+
+    def convert_params(self, weights: Mapping[str, np.ndarray], dtype: str, device: Any) -> dict[str, jax.Array]:
+        target = resolve_device(device)
+        jdtype = jnp.dtype(dtype)
+        params = {}
+        for name in weights:
+            # Cast on the host (ml_dtypes handles bfloat16), copy to the device, keep no host reference.
+            params[name] = jax.device_put(np.asarray(weights[name]).astype(jdtype, copy=False), target)
+        return params
+
+    def build(self, config: AlbertConfig, task: str, weights: Mapping[str, np.ndarray], *, dtype: str = "float32",
+              device: Any = None, trainable: bool = False, info: LoadInfo | None = None) -> AlbertJaxModel:
+        # `trainable` needs nothing extra: JAX params are always differentiable arrays.
+        self.check_dtype(dtype)
+        target = resolve_device(device)
+        params = self.convert_params(weights, dtype, target)
+        return AlbertJaxModel(config, task, params, dtype, target, info, backend=self)

@@ -1,0 +1,140 @@
+"""`AlbertJaxModel`: a params pytree plus a pure `apply`, and a validating, bucketing, jitted `__call__`.
+
+- `model.params` is a flat dict {HF parameter name: jax.Array}, a plain pytree for `jax.grad`, optax, ...
+- `model.apply(params, input_ids=..., ...)` is a pure function of its arguments (the core's ALBERT
+  forward on `JaxOps`); wrap it in `jax.jit` / `jax.grad` / `jax.vmap` yourself. It does not validate.
+- `model(...)` is the convenient path: validates inputs on the host (the core's errors), pads the sequence
+  axis to a bucket (a multiple of `bucket_multiple`) so a stream of lengths compiles once per bucket, runs
+  one cached `jax.jit` over the whole forward, slices the outputs back and computes the loss on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from albert_core.backend import LoadInfo
+from albert_core.bucketing import bucket_length, pad_inputs, split_labels, unpad_outputs
+from albert_core.config import AlbertConfig
+from albert_core.errors import InputError
+from albert_core.inputs import prepare_inputs
+from albert_core.model import ModelOutput, compute_loss, forward
+
+from .ops import JaxOps
+
+OPS = JaxOps()
+DEFAULT_BUCKET_MULTIPLE = 32
+
+
+def _flatten_output(out: ModelOutput):
+    keys = tuple(out)
+    return [out[k] for k in keys], keys
+
+
+def _unflatten_output(keys, values) -> ModelOutput:
+    return ModelOutput(zip(keys, values))
+
+
+# ModelOutput is a dict subclass; registering it lets jitted and differentiated functions return it.
+jax.tree_util.register_pytree_node(ModelOutput, _flatten_output, _unflatten_output)
+
+
+def _mark_bucket_padding(mask: np.ndarray, seq: int) -> np.ndarray:
+    """Mask value -1 on the bucket's padding: the core's bias `(1 - mask) * MASK_FILL` is then -inf there
+    (float32 overflow) instead of MASK_FILL. Real keys a user masked keep the finite MASK_FILL, so a row
+    the user masked entirely stays uniform over its real keys, exactly as without padding, and the
+    padding keys get weight 0 in every row."""
+    mask = mask.copy()
+    mask[..., seq:] = -1
+    return mask
+
+
+class AlbertJaxModel:
+    """ALBERT for one task on JAX. See the module docstring; `docs/backends/jax.md` has examples."""
+
+    def __init__(self, config: AlbertConfig, task: str, params: dict[str, jax.Array], dtype: str,
+                 device: jax.Device, info: LoadInfo | None = None, backend: Any = None) -> None:
+        self.config, self.task, self.params, self.dtype, self.device = config, task, params, dtype, device
+        self.load_info = info or LoadInfo()
+        self.backend = backend
+        self.ops = OPS
+        self.bucket_multiple = DEFAULT_BUCKET_MULTIPLE
+        self.compilations = 0  # traces of the jitted forward: one per bucket/flags/input-structure combination
+        self._jitted = jax.jit(self._traced_forward,
+                               static_argnames=("output_attentions", "output_hidden_states", "training"))
+
+    # ------------------------------------------------------------------ pure function
+    def apply(self, params: dict[str, Any], input_ids=None, attention_mask=None, token_type_ids=None,
+              position_ids=None, head_mask=None, inputs_embeds=None, *, output_attentions: bool = False,
+              output_hidden_states: bool = False, labels=None, sentence_order_label=None, start_positions=None,
+              end_positions=None, training: bool = False, rng: Any = None) -> ModelOutput:
+        """The forward pass as a pure function of `params` and the inputs (jit/grad/vmap it freely).
+
+        Inputs are used as given, without host validation (use `model(...)` for that). `training=True`
+        enables dropout and needs `rng`, a `jax.random.key`."""
+        return forward(OPS, self.config, self.task, params, input_ids=input_ids, attention_mask=attention_mask,
+                       token_type_ids=token_type_ids, position_ids=position_ids, head_mask=head_mask,
+                       inputs_embeds=inputs_embeds, output_attentions=output_attentions,
+                       output_hidden_states=output_hidden_states, labels=labels,
+                       sentence_order_label=sentence_order_label, start_positions=start_positions,
+                       end_positions=end_positions, training=training, rng=rng)
+
+    def _traced_forward(self, params, inputs, rng, *, output_attentions, output_hidden_states, training):
+        self.compilations += 1  # Python side effect: runs once per trace, never on a cached call
+        return self.apply(params, **inputs, output_attentions=output_attentions,
+                          output_hidden_states=output_hidden_states, training=training, rng=rng)
+
+    # ------------------------------------------------------------------ convenient call
+    def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                 head_mask=None, inputs_embeds=None, *, output_attentions: bool = False,
+                 output_hidden_states: bool = False, training: bool = False, rng: Any = None,
+                 **labels: Any) -> ModelOutput:
+        """Validated, bucketed, jitted forward with HF's argument names; returns jax.Arrays."""
+        if training and rng is None:
+            raise InputError("training=True needs rng=jax.random.key(seed) for dropout (JAX has no global "
+                             "random state); pass training=False for inference")
+        arrays = prepare_inputs(self.config, self.task, OPS.to_numpy, input_ids=input_ids,
+                                attention_mask=attention_mask, token_type_ids=token_type_ids,
+                                position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds, **labels)
+        inputs, label_arrays = split_labels(arrays)
+        base = inputs["input_ids"] if "input_ids" in inputs else inputs["inputs_embeds"][..., 0]
+        seq = base.shape[-1]
+        target = bucket_length(seq, max(1, int(self.bucket_multiple)), self.config.max_position_embeddings)
+        inputs = pad_inputs(inputs, target)
+        if target != seq:
+            inputs["attention_mask"] = _mark_bucket_padding(inputs["attention_mask"], seq)
+        native = {k: jax.device_put(self._host_cast(k, v), self.device) for k, v in inputs.items()}
+        out = self._jitted(self.params, native, rng, output_attentions=bool(output_attentions),
+                           output_hidden_states=bool(output_hidden_states), training=bool(training))
+        if target != seq:
+            out = unpad_outputs(out, self.task, seq)
+        if label_arrays:
+            native_labels = {k: jax.device_put(self._host_cast(k, v), self.device) for k, v in label_arrays.items()}
+            loss = compute_loss(OPS, self.config, self.task, out, **native_labels)
+            if loss is not None:
+                out = ModelOutput(loss=loss, **out)
+        return out
+
+    @staticmethod
+    def _host_cast(name: str, value: np.ndarray) -> np.ndarray:
+        """Narrow host arrays to what JAX uses (int32 ids, float32 masks/embeddings) without a warning."""
+        if np.issubdtype(value.dtype, np.integer):
+            return value.astype(np.int32)
+        if np.issubdtype(value.dtype, np.floating):
+            return value.astype(np.float32)
+        return value
+
+    # ------------------------------------------------------------------ parameters
+    def numpy_params(self) -> dict[str, np.ndarray]:
+        """HF-named float32 host copies of the parameters (what `albert_core.save` writes)."""
+        return {name: np.asarray(jnp.asarray(value, jnp.float32)) for name, value in self.params.items()}
+
+    def num_parameters(self) -> int:
+        return int(sum(np.prod(v.shape) for v in self.params.values()))
+
+    def __repr__(self) -> str:
+        return (f"AlbertJaxModel(task={self.task!r}, dtype={self.dtype!r}, device={self.device}, "
+                f"hidden_size={self.config.hidden_size}, layers={self.config.num_hidden_layers})")

@@ -1,0 +1,205 @@
+"""`JaxOps`: the op contract in `jax.numpy`, with fused composites that XLA compiles well.
+
+Every method is traceable, so the core's one ALBERT definition (`albert_core.model.forward`) runs
+eagerly, under `jax.jit` and under `jax.grad` alike. Composites keep the core's numerics: softmax,
+log-softmax and layer-norm statistics in float32, additive float32 mask biases, exact-erf `gelu`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from albert_core.errors import InputError
+from albert_core.ops import LOW_PRECISION, Ops, composite, primitive
+
+_F32 = jnp.float32
+
+
+def jax_dtype(name: str) -> np.dtype:
+    """A contract dtype name -> the dtype JAX will actually use (int64/float64 narrow unless x64 is on)."""
+    return jax.dtypes.canonicalize_dtype(jnp.dtype(name))
+
+
+def _contract_last(x, weight):
+    """`x @ weight.T` without materialising the transpose: contract x's last axis with weight's axis 1."""
+    return jax.lax.dot_general(x, weight, (((x.ndim - 1,), (1,)), ((), ())))
+
+
+class JaxOps(Ops):
+    name = "jax"
+
+    # ---------------------------------------------------------------- primitives
+    @primitive
+    def asarray(self, x, dtype=None):
+        return jnp.asarray(x, dtype=None if dtype is None else jax_dtype(dtype))
+
+    @primitive
+    def to_numpy(self, x):
+        arr = np.asarray(x)
+        return arr.astype(np.float32) if arr.dtype == jnp.bfloat16 else arr
+
+    @primitive
+    def cast(self, x, dtype):
+        return jnp.asarray(x).astype(jax_dtype(dtype))
+
+    @primitive
+    def dtype_name(self, x):
+        return jnp.asarray(x).dtype.name
+
+    @primitive
+    def shape(self, x):
+        return tuple(jnp.shape(x))
+
+    @primitive
+    def reshape(self, x, shape):
+        return jnp.reshape(x, shape)
+
+    @primitive
+    def transpose(self, x, axes):
+        return jnp.transpose(x, axes)
+
+    @primitive
+    def concat(self, xs, axis):
+        return jnp.concatenate(xs, axis=axis)
+
+    @primitive
+    def take(self, table, ids):
+        # Ids are validated on the host by `__call__`; inside a user's own jitted `apply` an out-of-range
+        # id reads NaN (mode "fill") rather than a silently clamped row.
+        return jnp.take(table, ids, axis=0, mode="fill")
+
+    @primitive
+    def take_along_axis(self, x, ids):
+        return jnp.take_along_axis(x, ids[..., None], axis=-1)[..., 0]
+
+    @primitive
+    def where(self, cond, x, y):
+        return jnp.where(cond, x, y)
+
+    @primitive
+    def not_equal(self, x, value):
+        return jnp.not_equal(x, value)
+
+    @primitive
+    def clip(self, x, low, high):
+        return jnp.clip(x, low, high).astype(jnp.asarray(x).dtype)
+
+    @primitive
+    def matmul(self, a, b):
+        return jnp.matmul(a, b)
+
+    @primitive
+    def einsum(self, spec, *operands):
+        return jnp.einsum(spec, *operands)
+
+    @primitive
+    def exp(self, x):
+        return jnp.exp(x)
+
+    @primitive
+    def log(self, x):
+        return jnp.log(x)
+
+    @primitive
+    def tanh(self, x):
+        return jnp.tanh(x)
+
+    @primitive
+    def erf(self, x):
+        return jax.scipy.special.erf(x)
+
+    @primitive
+    def sqrt(self, x):
+        return jnp.sqrt(x)
+
+    @primitive
+    def abs(self, x):
+        return jnp.abs(x)
+
+    @primitive
+    def maximum(self, x, y):
+        return jnp.maximum(x, y)
+
+    @primitive
+    def sum(self, x, axis=None, keepdims=False):
+        return jnp.sum(x, axis=axis, keepdims=keepdims)
+
+    @primitive
+    def max(self, x, axis=None, keepdims=False):
+        return jnp.max(x, axis=axis, keepdims=keepdims)
+
+    @primitive
+    def dropout(self, x, rate, rng, site):
+        # Functional RNG: every dropout site draws from its own stream, fold_in(key, site).
+        if rng is None:
+            raise InputError("training=True needs rng=jax.random.key(seed) for dropout (JAX has no global "
+                             "random state); pass training=False for inference")
+        if isinstance(rng, int):
+            rng = jax.random.key(rng)
+        keep = jax.random.bernoulli(jax.random.fold_in(rng, site), 1.0 - rate, jnp.shape(x))
+        return jnp.where(keep, x / (1.0 - rate), 0).astype(x.dtype)
+
+    # ---------------------------------------------------------------- composites
+    @composite
+    def linear(self, x, weight, bias=None):
+        y = _contract_last(x, weight)
+        return y if bias is None else y + bias
+
+    @composite
+    def softmax(self, x, axis=-1):
+        dtype = x.dtype
+        y = jax.nn.softmax(x.astype(_F32) if dtype.name in LOW_PRECISION else x, axis=axis)
+        return y.astype(dtype)
+
+    @composite
+    def log_softmax(self, x, axis=-1):
+        return jax.nn.log_softmax(x.astype(_F32) if x.dtype.name in LOW_PRECISION else x, axis=axis)
+
+    @composite
+    def layer_norm(self, x, weight, bias, eps):
+        # Statistics and the affine step in float32 (as PyTorch's fused kernel does), one cast back.
+        dtype = x.dtype
+        low = dtype.name in LOW_PRECISION
+        y = x.astype(_F32) if low else x
+        mean = jnp.mean(y, axis=-1, keepdims=True)
+        centred = y - mean
+        var = jnp.mean(centred * centred, axis=-1, keepdims=True)
+        y = centred * jax.lax.rsqrt(var + eps)
+        if low:
+            return (y * weight.astype(_F32) + bias.astype(_F32)).astype(dtype)
+        return y * weight + bias
+
+    @composite
+    def gelu(self, x):
+        return jax.nn.gelu(x, approximate=False)
+
+    @composite
+    def gelu_new(self, x):
+        return jax.nn.gelu(x, approximate=True)
+
+    @composite
+    def relu(self, x):
+        return jax.nn.relu(x)
+
+    @composite
+    def silu(self, x):
+        return jax.nn.silu(x)
+
+    @composite
+    def attention(self, q, k, v, bias, head_mask=None, dropout_rate=0.0, rng=None, site=0, need_weights=False):
+        dtype = q.dtype
+        low = dtype.name in LOW_PRECISION
+        # Scores accumulate in float32 straight out of the matmul in half precision.
+        scores = jnp.einsum("bhqd,bhkd->bhqk", q, k, preferred_element_type=_F32 if low else None)
+        scores = scores * (1.0 / math.sqrt(q.shape[-1])) + bias
+        probs = jax.nn.softmax(scores, axis=-1).astype(dtype)
+        if dropout_rate:
+            probs = self.dropout(probs, dropout_rate, rng, site)
+        if head_mask is not None:
+            probs = probs * head_mask
+        ctx = jnp.einsum("bhqk,bhkd->bhqd", probs, v)
+        return ctx, (probs if need_weights else None)
