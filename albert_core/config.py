@@ -146,6 +146,8 @@ class AlbertConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ConfigError(f"{name} must be an int or null, got {value!r}")
+        if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
+            raise ConfigError(f"pad_token_id {self.pad_token_id} must be in [0, vocab_size={self.vocab_size}) or null")
 
     # -- (de)serialisation -----------------------------------------------------------------------
     @classmethod

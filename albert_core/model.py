@@ -50,7 +50,7 @@ class _Dropout:
 
 def embeddings(ops: Ops, c: AlbertConfig, p, input_ids, token_type_ids, position_ids, inputs_embeds, drop):
     x = inputs_embeds if inputs_embeds is not None else ops.embedding(
-        p["albert.embeddings.word_embeddings.weight"], input_ids)                      # [B, S, E]
+        p["albert.embeddings.word_embeddings.weight"], input_ids, padding_idx=c.pad_token_id)  # [B, S, E]
     x = x + ops.embedding(p["albert.embeddings.token_type_embeddings.weight"], token_type_ids)
     if c.position_embedding_type == "absolute":
         x = x + ops.embedding(p["albert.embeddings.position_embeddings.weight"], position_ids)

@@ -183,8 +183,9 @@ class Ops:
         return y if bias is None else y + bias
 
     @composite
-    def embedding(self, table: Any, ids: Any) -> Any:
-        """Embedding lookup; same as `take`, separate so a backend can fuse it."""
+    def embedding(self, table: Any, ids: Any, padding_idx: int | None = None) -> Any:
+        """Embedding lookup; the values are `take(table, ids)`. Row `padding_idx` receives no gradient
+        (PyTorch/HF semantics), which autodiff backends implement; separate from `take` so it can be fused."""
         return self.take(table, ids)
 
     @composite

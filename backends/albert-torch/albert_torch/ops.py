@@ -162,8 +162,8 @@ class TorchOps(Ops):
         return F.linear(x, weight, bias)
 
     @composite
-    def embedding(self, table, ids):
-        return F.embedding(ids, table)
+    def embedding(self, table, ids, padding_idx=None):
+        return F.embedding(ids, table, padding_idx=padding_idx)
 
     @composite
     def softmax(self, x, axis=-1):
