@@ -17,6 +17,10 @@ from .layout import ARCHITECTURES, init_params, param_table, resolve_weights, ta
 from .plugins import get_backend
 
 RANDOM_PREFIX = "random:"
+# `random:tiny`: a small shape for smoke tests and docs; its vocabulary matches the official 30k SentencePiece
+# model so any ALBERT tokenizer fits it.
+TINY_CONFIG = dict(vocab_size=30000, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                   num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
 
 
 class _TaskWeights(Mapping[str, np.ndarray]):
@@ -39,9 +43,13 @@ class _TaskWeights(Mapping[str, np.ndarray]):
 
 
 def random_checkpoint(preset_or_config: str | AlbertConfig, task: str = "base", seed: int = 0) -> Checkpoint:
-    """Seeded random weights for a preset name (`"albert-base-v2"`) or config: the CLI's default model."""
-    config = preset_or_config if isinstance(preset_or_config, AlbertConfig) else \
-        AlbertConfig.from_preset(preset_or_config)
+    """Seeded random weights for a preset name (`"albert-base-v2"`), `"tiny"`, or a config: the CLI's default model."""
+    if isinstance(preset_or_config, AlbertConfig):
+        config = preset_or_config
+    elif preset_or_config == "tiny":
+        config = AlbertConfig(**TINY_CONFIG)
+    else:
+        config = AlbertConfig.from_preset(preset_or_config)
     return Checkpoint(config, init_params(config, task, seed), source=f"{RANDOM_PREFIX}{preset_or_config}")
 
 
@@ -78,8 +86,8 @@ def load(source: Any, backend: str = "numpy", task: str = "base", *, dtype: str 
 
     `source`: an HF model folder (`config.json` + `model.safetensors`), any folder a checkpoint-format plugin
     detects, a preset name such as `"albert-base-v2"` (downloaded when `huggingface_hub` is installed),
-    `"random:<preset>"` for seeded random weights, or a `Checkpoint`. `num_labels` (a count or label names)
-    or `config` override the stored config. Head weights missing from the checkpoint are an error unless
+    `"random:<preset>"` or `"random:tiny"` for seeded random weights, or a `Checkpoint`. `num_labels` (a count
+    or label names) or `config` override the stored config. Head weights missing from the checkpoint are an error unless
     `init_missing_heads=True`; the returned model's `load_info.initialized` lists them.
     """
     task_check(task)

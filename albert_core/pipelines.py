@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from .api import RANDOM_PREFIX, _resolve_source, load
+from .api import RANDOM_PREFIX, _resolve_source, load, random_checkpoint
 from .config import AlbertConfig
 from .errors import ConfigError, InputError, TokenizerError
 from .formats import Checkpoint
-from .layout import init_params
 from .ops import Ops
 from .plugins import get_backend
 
@@ -36,17 +35,10 @@ TASKS = {
 }
 ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 
-# A small random shape for smoke tests and docs; its vocabulary size matches the official 30k SentencePiece
-# model so any ALBERT tokenizer fits it.
-TINY_CONFIG = dict(vocab_size=30000, embedding_size=16, hidden_size=32, num_hidden_layers=2,
-                   num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
-
-
 def resolve_model(source: Any, seed: int = 0) -> Checkpoint:
-    """A model source as `load` takes it, plus `random:tiny` (a 2-layer, 32-wide random model for smoke tests)."""
-    if isinstance(source, str) and source == f"{RANDOM_PREFIX}tiny":
-        config = AlbertConfig(**TINY_CONFIG)
-        return Checkpoint(config, init_params(config, "pretraining", seed), source=source)
+    """A model source as `load` takes it (folder, preset, `random:<preset>`, `random:tiny`, `Checkpoint`)."""
+    if isinstance(source, str) and source.startswith(RANDOM_PREFIX):
+        return random_checkpoint(source[len(RANDOM_PREFIX):], "pretraining", seed)
     if isinstance(source, (str, os.PathLike)):
         return _resolve_source(source)
     if isinstance(source, Checkpoint):
