@@ -1,0 +1,1 @@
+"""The conformance tests; collected only with --albert-backend (see albert_conformance.plugin)."""

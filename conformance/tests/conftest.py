@@ -1,0 +1,1 @@
+"""Tests of the conformance package itself (run by `nox -s conformance-numpy`)."""

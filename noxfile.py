@@ -1,0 +1,90 @@
+"""The test matrix: `nox` runs it all, `nox -l` lists it, `nox -s NAME` runs one session.
+
+Every session gets its own virtualenv, so no backend can lean on another's framework; every install goes
+through `constraints.txt` (the one place framework versions are pinned: `torch==2.13.0` is the CPU wheel
+on this project's machines, any other torch request pulls a multi-GB CUDA build). pytest runs without its
+cache and a run that collects no test exits 5, which nox counts as a failure like any non-zero status.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "virtualenv"
+nox.options.error_on_missing_interpreters = True
+nox.options.error_on_external_run = True
+nox.options.reuse_existing_virtualenvs = False  # CI runs fresh; use `nox -R` locally to reuse
+nox.options.sessions = [
+    "lint", "tests", "conformance-numpy", "conformance-torch", "conformance-jax", "conformance-tensorflow", "parity",
+]
+
+CONSTRAINTS = ("-c", "constraints.txt")
+PYTEST = ("python", "-m", "pytest", "-p", "no:cacheprovider", "-rfE")
+# backend name -> its distribution folder under backends/ (None: the NumPy reference in the core)
+BACKENDS = {"numpy": None, "torch": "albert-torch", "jax": "albert-jax", "tensorflow": "albert-tensorflow"}
+FRAMEWORKS = ("torch", "jax", "jaxlib", "tensorflow-cpu", "tf-keras", "flax")
+
+
+def install_core(session: nox.Session, *more: str) -> None:
+    # setuptools: the packages build with it, and the plugin test installs with --no-build-isolation.
+    session.install(*CONSTRAINTS, "setuptools>=68", "wheel", "pytest>=8", "-e", ".", *more)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the whole repository (configuration in the root pyproject.toml)."""
+    session.install(*CONSTRAINTS, "ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The core's own tests with only the core installed (NumPy backend; no framework, no HF)."""
+    install_core(session)
+    session.run(*PYTEST, "tests", "--ignore=tests/parity", *session.posargs)
+
+
+def _conformance(backend: str, distribution: str | None) -> None:
+    @nox.session(name=f"conformance-{backend}", tags=["conformance"])
+    def session_fn(session: nox.Session) -> None:
+        extra = ["-e", "conformance"]
+        if distribution is not None:  # the backend and, through its dependencies, only its own framework
+            extra += ["-e", f"backends/{distribution}[test]"]
+        install_core(session, *extra)
+        session.run("python", "-m", "albert_conformance", "--backend", backend, "-rfE", *session.posargs)
+        if distribution is None:
+            session.run(*PYTEST, "conformance/tests")
+        else:
+            session.run(*PYTEST, f"backends/{distribution}/tests")
+
+    session_fn.__doc__ = (f"Conformance suite against the {backend!r} backend"
+                          + (" plus the conformance package's own tests." if distribution is None
+                             else f", then backends/{distribution}/tests, with only {distribution} installed."))
+
+
+for _name, _dist in BACKENDS.items():
+    _conformance(_name, _dist)
+
+
+@nox.session
+def parity(session: nox.Session) -> None:
+    """Every backend against HF transformers' PyTorch, TF and Flax ALBERT on random weights HF saved."""
+    backends = [f"backends/{d}" for d in BACKENDS.values() if d]
+    install_core(session, *(arg for b in backends for arg in ("-e", b)), "transformers<5", *FRAMEWORKS)
+    session.run(*PYTEST, "tests/parity", *session.posargs)
+
+
+@nox.session(default=False)
+def golden(session: nox.Session) -> None:
+    """Regenerate the conformance goldens from the NumPy reference in float64 (commit the result)."""
+    install_core(session, "-e", "conformance")
+    session.run("python", "-m", "albert_conformance.generate_goldens")
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks against HF in each framework (`python -m benchmarks`); writes under benchmarks/results."""
+    backends = [f"backends/{d}" for d in BACKENDS.values() if d]
+    install_core(session, *(arg for b in backends for arg in ("-e", b)), "transformers<5", "matplotlib",
+                 *FRAMEWORKS)
+    session.run("python", "-m", "benchmarks", *session.posargs)
