@@ -1,8 +1,8 @@
-"""Shared fixtures for the JAX backend's own tests: tiny random configs, loaded through `albert_core.load`."""
+"""Helpers for the JAX backend's own tests: tiny random configs, loaded through `albert_core.load`.
+
+(Not named conftest.py: the parity folder has one, and a combined pytest run must import both.)"""
 
 from __future__ import annotations
-
-import pytest
 
 import albert_core as ac
 
@@ -19,8 +19,3 @@ def load_tiny(task: str, backend: str = "jax", dtype: str = "float32", seed: int
     config = tiny_config(**overrides)
     ckpt = ac.Checkpoint(config, ac.init_params(config, task, seed), source="tiny")
     return ac.load(ckpt, backend=backend, task=task, dtype=dtype)
-
-
-@pytest.fixture
-def tiny():
-    return load_tiny

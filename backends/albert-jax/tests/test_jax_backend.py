@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_tiny, tiny_config
+from jax_test_helpers import load_tiny, tiny_config
 
 import albert_core as ac
 from albert_core import BackendError, InputError
