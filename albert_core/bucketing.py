@@ -35,7 +35,10 @@ def pad_inputs(arrays: dict[str, np.ndarray], target: int) -> dict[str, np.ndarr
         return arrays
     out = dict(arrays)
     mask = arrays.get("attention_mask", np.ones(base.shape, np.int64))
-    out["attention_mask"] = _pad(mask, extra, -1)
+    # -1 marks bucket padding (prepare_inputs rejects it from users): the model's bias (1 - mask) * MASK_FILL
+    # is then twice MASK_FILL (-inf in float32), below any user-masked key, so a row the user masked entirely
+    # stays uniform over its real keys, exactly as without padding.
+    out["attention_mask"] = _pad(mask, extra, -1, value=-1)
     for key in ("input_ids", "token_type_ids"):
         if key in arrays:
             out[key] = _pad(arrays[key], extra, -1)
@@ -46,10 +49,10 @@ def pad_inputs(arrays: dict[str, np.ndarray], target: int) -> dict[str, np.ndarr
     return out
 
 
-def _pad(x: np.ndarray, extra: int, axis: int) -> np.ndarray:
+def _pad(x: np.ndarray, extra: int, axis: int, value: int = 0) -> np.ndarray:
     widths = [(0, 0)] * x.ndim
     widths[axis] = (0, extra)
-    return np.pad(x, widths)
+    return np.pad(x, widths, constant_values=value)
 
 
 def unpad_outputs(out: ModelOutput, task: str, seq: int) -> ModelOutput:

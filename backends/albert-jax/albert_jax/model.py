@@ -42,16 +42,6 @@ def _unflatten_output(keys, values) -> ModelOutput:
 jax.tree_util.register_pytree_node(ModelOutput, _flatten_output, _unflatten_output)
 
 
-def _mark_bucket_padding(mask: np.ndarray, seq: int) -> np.ndarray:
-    """Mask value -1 on the bucket's padding: the core's bias `(1 - mask) * MASK_FILL` is then -inf there
-    (float32 overflow) instead of MASK_FILL. Real keys a user masked keep the finite MASK_FILL, so a row
-    the user masked entirely stays uniform over its real keys, exactly as without padding, and the
-    padding keys get weight 0 in every row."""
-    mask = mask.copy()
-    mask[..., seq:] = -1
-    return mask
-
-
 class AlbertJaxModel:
     """ALBERT for one task on JAX. See the module docstring; `docs/backends/jax.md` has examples."""
 
@@ -104,8 +94,6 @@ class AlbertJaxModel:
         seq = base.shape[-1]
         target = bucket_length(seq, max(1, int(self.bucket_multiple)), self.config.max_position_embeddings)
         inputs = pad_inputs(inputs, target)
-        if target != seq:
-            inputs["attention_mask"] = _mark_bucket_padding(inputs["attention_mask"], seq)
         native = {k: jax.device_put(self._host_cast(k, v), self.device) for k, v in inputs.items()}
         out = self._jitted(self.params, native, rng, output_attentions=bool(output_attentions),
                            output_hidden_states=bool(output_hidden_states), training=bool(training))
