@@ -1,0 +1,72 @@
+"""`TFBackend`: builds an `AlbertTFModel` from the core's lazy weights, one tensor at a time on the device."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from albert_core.backend import Backend, LoadInfo
+from albert_core.config import AlbertConfig
+from albert_core.errors import BackendError
+
+from .model import AlbertTFModel
+from .ops import TFOps, tf_dtype
+
+_DEVICE = re.compile(r"^(cpu|gpu|cuda)(?::(\d+))?$")
+
+
+def resolve_device(device: str | None) -> str:
+    """`None`/"cpu" -> "/CPU:0"; "gpu", "gpu:1", "cuda:0" -> "/GPU:n" when TensorFlow sees that GPU."""
+    text = "cpu" if device is None else str(device).strip().lower()
+    match = _DEVICE.match(text)
+    if text.startswith("/"):
+        kind, _, index = text.lstrip("/").replace("device:", "").partition(":")
+        match = _DEVICE.match(f"{kind}:{index or 0}")
+    if match is None:
+        raise BackendError(f"device {device!r} is not understood by backend 'tensorflow'; use 'cpu', 'gpu' or "
+                           "'gpu:N'")
+    kind, index = match.group(1), int(match.group(2) or 0)
+    if kind == "cpu":
+        return "/CPU:0"
+    gpus = tf.config.list_logical_devices("GPU")
+    if index >= len(gpus):
+        raise BackendError(f"device {device!r}: TensorFlow sees {len(gpus)} GPU(s); use device='cpu' or one of "
+                           f"{[f'gpu:{i}' for i in range(len(gpus))]}")
+    return f"/GPU:{index}"
+
+
+class TFBackend(Backend):
+    name = "tensorflow"
+    ops = TFOps()
+    framework = "tensorflow"
+    dtypes = ("float32", "bfloat16", "float16")
+    supports_training = True
+
+    def framework_version(self) -> str | None:
+        return tf.__version__
+
+    def check_device(self, device: str | None) -> None:
+        resolve_device(device)
+
+    def convert_params(self, weights: Mapping[str, np.ndarray], dtype: str, device: str | None,
+                       trainable: bool = False) -> dict[str, tf.Variable]:
+        """Host arrays -> `tf.Variable`s named by HF keys, created on `device` one at a time."""
+        target = tf_dtype(dtype)
+        params = {}
+        with tf.device(resolve_device(device)):
+            for name in weights:
+                value = tf.convert_to_tensor(weights[name])
+                if value.dtype != target:
+                    value = tf.cast(value, target)
+                params[name] = tf.Variable(value, trainable=trainable, name=name)
+        return params
+
+    def build(self, config: AlbertConfig, task: str, weights: Mapping[str, np.ndarray], *, dtype: str = "float32",
+              device: str | None = None, trainable: bool = False, info: LoadInfo | None = None) -> AlbertTFModel:
+        self.check_dtype(dtype)
+        resolved = resolve_device(device)
+        params = self.convert_params(weights, dtype, device, trainable)
+        return AlbertTFModel(config, task, params, dtype=dtype, device=resolved, info=info or LoadInfo())

@@ -1,0 +1,156 @@
+"""`AlbertTFModel`: a loaded ALBERT as a `tf.Module` holding HF-named `tf.Variable`s.
+
+Calling it eagerly validates the inputs on the host (`albert_core.inputs.prepare_inputs`, so bad ids raise
+`InputError` instead of TensorFlow's silent zeros on GPU), pads the sequence axis to a bucket, runs one
+cached `tf.function` per (bucketed shape, flags) and slices the outputs back; losses are computed on the
+unpadded logits. Called inside a user's `tf.function` (symbolic inputs), it runs the core forward directly
+in that graph, with in-graph assertions on the ids, so it can be traced and saved with `tf.saved_model`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from albert_core.backend import LoadInfo
+from albert_core.bucketing import bucket_length, pad_inputs, split_labels, unpad_outputs
+from albert_core.config import AlbertConfig
+from albert_core.errors import InputError
+from albert_core.inputs import prepare_inputs
+from albert_core.layout import param_table
+from albert_core.model import ModelOutput, compute_loss, forward
+
+from .ops import TFOps
+
+DEFAULT_BUCKET = 32
+_OPS = TFOps()
+_INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask", "inputs_embeds")
+
+
+class _TraceCache:
+    """The compiled forward and its trace counter. A plain object, so `tf.Module` neither tracks nor saves it."""
+
+    def __init__(self, fn, jit_compile: bool) -> None:
+        self.function = tf.function(fn, jit_compile=jit_compile, reduce_retracing=False)
+        self.traces = 0
+        self.signatures: list[tuple] = []
+
+
+class AlbertTFModel(tf.Module):
+    """ALBERT for `task` on TensorFlow. Call with HF's argument names; returns a `ModelOutput` of tensors.
+
+    `params` maps HF parameter names to `tf.Variable`s (trainable when loaded with `trainable=True`), so
+    `model.trainable_variables` feeds `tf.GradientTape` and optimizers directly. `bucket_multiple` is the
+    sequence bucket (1 disables padding: one trace per exact length); `trace_count` counts compilations.
+    """
+
+    def __init__(self, config: AlbertConfig, task: str, params: dict[str, tf.Variable], *, dtype: str, device: str,
+                 info: LoadInfo | None = None, bucket_multiple: int = DEFAULT_BUCKET, jit_compile: bool = False):
+        super().__init__(name="albert")
+        self.params = params
+        self.config, self.task, self.dtype, self.device = config, task, dtype, device
+        self.load_info = info or LoadInfo()
+        self.ops = _OPS
+        self.bucket_multiple = bucket_multiple
+        self._cache = _TraceCache(self._compiled_forward, jit_compile)
+
+    # ---------------------------------------------------------------- calling
+    def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                 head_mask=None, inputs_embeds=None, *, output_attentions: bool = False,
+                 output_hidden_states: bool = False, training: bool = False, rng: Any = None,
+                 **labels: Any) -> ModelOutput:
+        given = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                     position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds, **labels)
+        flags = dict(output_attentions=bool(output_attentions), output_hidden_states=bool(output_hidden_states),
+                     training=bool(training))
+        if not tf.executing_eagerly() or any(_symbolic(v) for v in given.values()):
+            return self._graph_call(given, flags, rng)
+        arrays = prepare_inputs(self.config, self.task, _OPS.to_numpy, **given)
+        inputs, label_arrays = split_labels(arrays)
+        base = inputs["input_ids"] if "input_ids" in inputs else inputs["inputs_embeds"][..., 0]
+        seq = base.shape[-1]
+        target = self._bucket(seq, inputs.get("attention_mask"))
+        inputs.setdefault("attention_mask", np.ones(base.shape, np.int64))  # one input structure per bucket
+        with tf.device(self.device):
+            tensors = {k: tf.constant(v) for k, v in pad_inputs(inputs, target).items()}
+            if isinstance(rng, (int, np.integer)):
+                rng = tf.constant(int(rng), tf.int64)  # a tensor, so a new seed does not retrace
+            out = ModelOutput(self._cache.function(tensors, rng=rng, **flags))
+            if target != seq:
+                out = unpad_outputs(out, self.task, seq)
+            if label_arrays:
+                native = {k: tf.constant(v) for k, v in label_arrays.items()}
+                loss = compute_loss(self.ops, self.config, self.task, out, **native)
+                if loss is not None:
+                    out = ModelOutput(loss=loss, **out)
+        return out
+
+    def _bucket(self, seq: int, mask: np.ndarray | None) -> int:
+        # A row with no attended token gets uniform attention over every key, padding included, so padding
+        # it would change its outputs: such batches run at their exact length.
+        if self.bucket_multiple <= 1 or (mask is not None and not mask.reshape(-1, seq).any(axis=-1).all()):
+            return seq
+        return bucket_length(seq, self.bucket_multiple, self.config.max_position_embeddings)
+
+    def _compiled_forward(self, tensors: dict[str, tf.Tensor], *, rng, output_attentions, output_hidden_states,
+                          training) -> dict[str, Any]:
+        # Runs only while tracing, so it counts compilations.
+        self._cache.traces += 1
+        self._cache.signatures.append((tuple((k, tuple(v.shape)) for k, v in sorted(tensors.items())),
+                                       output_attentions, output_hidden_states, training))
+        out = forward(self.ops, self.config, self.task, self.params, **tensors, output_attentions=output_attentions,
+                      output_hidden_states=output_hidden_states, training=training, rng=rng)
+        return dict(out)
+
+    def _graph_call(self, given: dict[str, Any], flags: dict[str, bool], rng: Any) -> ModelOutput:
+        """Inside a user's tf.function: the core forward in that graph, ids checked by in-graph assertions."""
+        c = self.config
+        t = {k: tf.convert_to_tensor(v) for k, v in given.items() if v is not None}
+        if ("input_ids" in t) == ("inputs_embeds" in t):
+            raise InputError("pass exactly one of input_ids and inputs_embeds")
+        checks = []
+        for name, high in (("input_ids", c.vocab_size), ("token_type_ids", c.type_vocab_size),
+                           ("position_ids", c.max_position_embeddings)):
+            if name in t:
+                t[name] = tf.cast(t[name], tf.int64)
+                checks.append(tf.debugging.assert_non_negative(t[name], message=f"{name} must be >= 0"))
+                checks.append(tf.debugging.assert_less(t[name], tf.constant(high, tf.int64),
+                                                       message=f"{name} must be < {high}"))
+        with tf.control_dependencies(checks):
+            t = {k: tf.identity(v) for k, v in t.items()}
+        base = t["input_ids"] if "input_ids" in t else t["inputs_embeds"][..., 0]
+        if c.position_embedding_type != "absolute" and base.shape[-1] is None:
+            raise InputError(f"position_embedding_type={c.position_embedding_type!r} needs a static sequence length "
+                             "in a traced function; give the input_signature a fixed sequence length")
+        # Defaults built here, with dynamic shapes (the core would build them from static ones).
+        t.setdefault("attention_mask", tf.ones(tf.shape(base), tf.int64))
+        t.setdefault("token_type_ids", tf.zeros(tf.shape(base), tf.int64))
+        t.setdefault("position_ids", tf.range(tf.shape(base)[-1], dtype=tf.int64)[None])
+        return forward(self.ops, c, self.task, self.params, **t, rng=rng, **flags)
+
+    # ---------------------------------------------------------------- introspection
+    @property
+    def trace_count(self) -> int:
+        """How many times the cached forward was traced (compiled) so far."""
+        return self._cache.traces
+
+    @property
+    def trace_signatures(self) -> list[tuple]:
+        """(input shapes, output_attentions, output_hidden_states, training) of each trace, in order."""
+        return list(self._cache.signatures)
+
+    def numpy_params(self) -> dict[str, np.ndarray]:
+        """HF-named float32 host arrays (what `albert_core.save` writes)."""
+        return {s.name: _OPS.to_numpy(self.params[s.name]).astype(np.float32, copy=False)
+                for s in param_table(self.config, self.task)}
+
+    def __repr__(self) -> str:
+        return (f"AlbertTFModel(task={self.task!r}, dtype={self.dtype!r}, device={self.device!r}, "
+                f"hidden_size={self.config.hidden_size}, layers={self.config.num_hidden_layers}, "
+                f"traces={self.trace_count})")
+
+
+def _symbolic(value: Any) -> bool:
+    return isinstance(value, (tf.Tensor, tf.Variable)) and tf.is_symbolic_tensor(value)
