@@ -71,7 +71,8 @@ class AlbertTFModel(tf.Module):
         inputs, label_arrays = split_labels(arrays)
         base = inputs["input_ids"] if "input_ids" in inputs else inputs["inputs_embeds"][..., 0]
         seq = base.shape[-1]
-        target = self._bucket(seq, inputs.get("attention_mask"))
+        target = seq if self.bucket_multiple <= 1 else \
+            bucket_length(seq, self.bucket_multiple, self.config.max_position_embeddings)
         inputs.setdefault("attention_mask", np.ones(base.shape, np.int64))  # one input structure per bucket
         with tf.device(self.device):
             tensors = {k: tf.constant(v) for k, v in pad_inputs(inputs, target).items()}
@@ -86,13 +87,6 @@ class AlbertTFModel(tf.Module):
                 if loss is not None:
                     out = ModelOutput(loss=loss, **out)
         return out
-
-    def _bucket(self, seq: int, mask: np.ndarray | None) -> int:
-        # A row with no attended token gets uniform attention over every key, padding included, so padding
-        # it would change its outputs: such batches run at their exact length.
-        if self.bucket_multiple <= 1 or (mask is not None and not mask.reshape(-1, seq).any(axis=-1).all()):
-            return seq
-        return bucket_length(seq, self.bucket_multiple, self.config.max_position_embeddings)
 
     def _compiled_forward(self, tensors: dict[str, tf.Tensor], *, rng, output_attentions, output_hidden_states,
                           training) -> dict[str, Any]:
