@@ -145,6 +145,14 @@ class JaxOps(Ops):
 
     # ---------------------------------------------------------------- composites
     @composite
+    def embedding(self, table, ids, padding_idx=None):
+        rows = self.take(table, ids)
+        if padding_idx is None:
+            return rows
+        # No gradient flows to the pad row (PyTorch's padding_idx, which HF uses); values are unchanged.
+        return jnp.where((ids == padding_idx)[..., None], jax.lax.stop_gradient(rows), rows)
+
+    @composite
     def linear(self, x, weight, bias=None):
         y = _contract_last(x, weight)
         return y if bias is None else y + bias
