@@ -10,8 +10,8 @@ import pytest
 
 import albert_core
 from albert_core import AlbertTokenizer
-from albert_core.errors import ConfigError, InputError, InputTypeError, TokenizerError
 from albert_core.api import TINY_CONFIG
+from albert_core.errors import ConfigError, InputError, InputTypeError, TokenizerError
 from albert_core.pipelines import resolve_model
 
 OFFICIAL_VOCAB = Path(__file__).resolve().parents[1].parent / "shared/assets/albert-30k/spiece.model"

@@ -72,3 +72,10 @@ class JaxBackend(Backend):
         target = resolve_device(device)
         params = self.convert_params(weights, dtype, target)
         return AlbertJaxModel(config, task, params, dtype, target, info, backend=self)
+
+    def loss_and_grads(self, model: AlbertJaxModel,
+                       inputs: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+        """Eval-mode loss and its gradient for every parameter, HF-named host arrays (conformance hook)."""
+        native = {k: jnp.asarray(v) for k, v in inputs.items()}
+        loss, grads = jax.jit(jax.value_and_grad(lambda p, x: model.apply(p, **x)["loss"]))(model.params, native)
+        return float(loss), {name: np.asarray(g, dtype=np.float32) for name, g in grads.items()}

@@ -12,7 +12,7 @@ from albert_core.backend import Backend, LoadInfo
 from albert_core.config import AlbertConfig
 from albert_core.errors import BackendError
 
-from .model import AlbertTFModel
+from .model import AlbertTFModel, is_dense_weight
 from .ops import TFOps, tf_dtype
 
 _DEVICE = re.compile(r"^(cpu|gpu|cuda)(?::(\d+))?$")
@@ -58,7 +58,10 @@ class TFBackend(Backend):
         params = {}
         with tf.device(resolve_device(device)):
             for name in weights:
-                value = tf.convert_to_tensor(weights[name])
+                host = weights[name]
+                # Dense weights are stored in Keras' kernel layout [in, out]: TF's CPU matmul is ~20% slower
+                # with transpose_b, and the model's [out, in] view (a transpose) folds into a plain matmul.
+                value = tf.convert_to_tensor(np.ascontiguousarray(host.T) if is_dense_weight(name) else host)
                 if value.dtype != target:
                     value = tf.cast(value, target)
                 params[name] = tf.Variable(value, trainable=trainable, name=name)
@@ -70,3 +73,17 @@ class TFBackend(Backend):
         resolved = resolve_device(device)
         params = self.convert_params(weights, dtype, device, trainable)
         return AlbertTFModel(config, task, params, dtype=dtype, device=resolved, info=info or LoadInfo())
+
+    def loss_and_grads(self, model: AlbertTFModel,
+                       inputs: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+        """Eval-mode loss and its gradient for every parameter, HF-named and in HF's layout (conformance hook)."""
+        names = list(model.params)
+        with tf.GradientTape() as tape:
+            loss = model(**inputs).loss
+        grads = tape.gradient(loss, [model.params[n] for n in names])
+        out = {}
+        for name, grad in zip(names, grads):
+            value = np.zeros(model.params[name].shape, np.float32) if grad is None else \
+                tf.convert_to_tensor(grad).numpy()
+            out[name] = value.T if is_dense_weight(name) else value
+        return float(loss), out

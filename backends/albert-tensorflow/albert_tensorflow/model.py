@@ -38,11 +38,19 @@ class _TraceCache:
         self.signatures: list[tuple] = []
 
 
+def is_dense_weight(name: str) -> bool:
+    """Weights of dense layers (2-D, used by `linear`), which this backend stores as [in, out] kernels."""
+    return name.endswith(".weight") and not name.startswith("albert.embeddings.") and \
+        "distance_embedding" not in name and "LayerNorm" not in name and "layer_norm" not in name
+
+
 class AlbertTFModel(tf.Module):
     """ALBERT for `task` on TensorFlow. Call with HF's argument names; returns a `ModelOutput` of tensors.
 
     `params` maps HF parameter names to `tf.Variable`s (trainable when loaded with `trainable=True`), so
-    `model.trainable_variables` feeds `tf.GradientTape` and optimizers directly. `bucket_multiple` is the
+    `model.trainable_variables` feeds `tf.GradientTape` and optimizers directly. Dense weights are held in
+    Keras' kernel layout `[in, out]` (the transpose of HF's `[out, in]`; `numpy_params()` and saving give HF's
+    layout), because TF's CPU matmul is faster on it. `bucket_multiple` is the
     sequence bucket (1 disables padding: one trace per exact length); `trace_count` counts compilations.
     """
 
@@ -94,7 +102,7 @@ class AlbertTFModel(tf.Module):
         self._cache.traces += 1
         self._cache.signatures.append((tuple((k, tuple(v.shape)) for k, v in sorted(tensors.items())),
                                        output_attentions, output_hidden_states, training))
-        out = forward(self.ops, self.config, self.task, self.params, **tensors, output_attentions=output_attentions,
+        out = forward(self.ops, self.config, self.task, self.hf_view(), **tensors, output_attentions=output_attentions,
                       output_hidden_states=output_hidden_states, training=training, rng=rng)
         return dict(out)
 
@@ -122,7 +130,12 @@ class AlbertTFModel(tf.Module):
         t.setdefault("attention_mask", tf.ones(tf.shape(base), tf.int64))
         t.setdefault("token_type_ids", tf.zeros(tf.shape(base), tf.int64))
         t.setdefault("position_ids", tf.range(tf.shape(base)[-1], dtype=tf.int64)[None])
-        return forward(self.ops, c, self.task, self.params, **t, rng=rng, **flags)
+        return forward(self.ops, c, self.task, self.hf_view(), **t, rng=rng, **flags)
+
+    def hf_view(self) -> dict[str, tf.Tensor]:
+        """The parameters in HF's layout as the core model reads them: a transpose of each kernel, which TF's
+        graph optimizer folds into the matmul that consumes it (no copy at run time)."""
+        return {n: tf.transpose(v) if is_dense_weight(n) else v for n, v in self.params.items()}
 
     # ---------------------------------------------------------------- introspection
     @property
@@ -137,8 +150,11 @@ class AlbertTFModel(tf.Module):
 
     def numpy_params(self) -> dict[str, np.ndarray]:
         """HF-named float32 host arrays (what `albert_core.save` writes)."""
-        return {s.name: _OPS.to_numpy(self.params[s.name]).astype(np.float32, copy=False)
-                for s in param_table(self.config, self.task)}
+        out = {}
+        for spec in param_table(self.config, self.task):
+            value = _OPS.to_numpy(self.params[spec.name]).astype(np.float32, copy=False)
+            out[spec.name] = np.ascontiguousarray(value.T) if is_dense_weight(spec.name) else value
+        return out
 
     def __repr__(self) -> str:
         return (f"AlbertTFModel(task={self.task!r}, dtype={self.dtype!r}, device={self.device!r}, "

@@ -65,3 +65,14 @@ class TorchBackend(Backend):
         for p in params.values():
             p.requires_grad_(trainable)
         return model.eval()
+
+    def loss_and_grads(self, model: AlbertTorchModel,
+                       inputs: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+        """Eval-mode loss and its gradient for every parameter, HF-named host arrays (conformance hook)."""
+        model.zero_grad(set_to_none=True)
+        loss = model(**inputs).loss
+        loss.backward()
+        grads = {name: (p.grad if p.grad is not None else torch.zeros_like(p)).detach().float().cpu().numpy()
+                 for name, p in model.named_parameters()}
+        model.zero_grad(set_to_none=True)
+        return float(loss), grads
