@@ -26,21 +26,37 @@ FENCE = re.compile(r"^```python([^\n]*)\n(.*?)^```[ \t]*$", re.M | re.S)
 KNOWN_BACKENDS = ("torch", "jax", "tensorflow")
 
 
-def python_blocks(path: Path) -> list[tuple[str | None, str, int]]:
-    """(backend tag or None, code, first line) of every ```python block; unknown fence attributes are errors."""
+def python_blocks(path: Path, quoted: bool = False) -> list[tuple[str | None, str, int]]:
+    """(backend tag or None, code, first line) of every ```python block to run; unknown fence attributes are errors.
+
+    A block fenced ```python file=PATH quotes a module of the repo verbatim (run by that module's own tests);
+    with `quoted=True` only those are returned, as (PATH, code, line)."""
     text = path.read_text(encoding="utf-8")
     out = []
     for match in FENCE.finditer(text):
         line = text.count("\n", 0, match.start()) + 2
-        backend = None
+        backend = source = None
         for attribute in match.group(1).split():
             key, _, value = attribute.partition("=")
-            if key != "backend" or value not in KNOWN_BACKENDS:
-                raise ValueError(f"{path.name} line {line - 1}: unknown fence attribute {attribute!r}; the only one "
-                                 f"is backend=<{'|'.join(KNOWN_BACKENDS)}>")
-            backend = value
-        out.append((backend, match.group(2), line))
+            if key == "file" and value:
+                source = value
+            elif key == "backend" and value in KNOWN_BACKENDS:
+                backend = value
+            else:
+                raise ValueError(f"{path.name} line {line - 1}: unknown fence attribute {attribute!r}; use "
+                                 f"backend=<{'|'.join(KNOWN_BACKENDS)}> or file=<path in the repo>")
+        if quoted and source:
+            out.append((source, match.group(2), line))
+        elif not quoted and not source:
+            out.append((backend, match.group(2), line))
     return out
+
+
+@pytest.mark.parametrize("path", [p for p in DOC_FILES if python_blocks(p, quoted=True)],
+                         ids=lambda p: str(p.relative_to(REPO)))
+def test_quoted_files_match_the_repo(path: Path) -> None:
+    for source, code, line in python_blocks(path, quoted=True):
+        assert (REPO / source).read_text(encoding="utf-8") == code, f"{path.name} line {line}: {source} changed"
 
 
 def _cases() -> list:
