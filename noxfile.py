@@ -61,12 +61,13 @@ def _conformance(backend: str, distribution: str | None) -> None:
             extra += ["-e", f"backends/{distribution}[test]"]
         install_core(session, *extra)
         own_tests = "conformance/tests" if distribution is None else f"backends/{distribution}/tests"
-        # Both runs always happen, so one CI run reports the suite's and the backend's own failures.
-        failed = [what for what, command in (
-            ("conformance suite", ("python", "-m", "albert_conformance", "--backend", backend, "-rfE",
-                                   *session.posargs)),
-            (own_tests, (*PYTEST, own_tests)),
-        ) if not _run(session, command)]
+        runs = [("conformance suite", ("python", "-m", "albert_conformance", "--backend", backend, "-rfE",
+                                       *session.posargs)),
+                (own_tests, (*PYTEST, own_tests))]
+        if distribution is not None:  # the docs' ```python backend=NAME blocks need this framework
+            runs.append((f"docs blocks for {backend}", (*PYTEST, "tests/test_docs.py", f"--doc-backends={backend}")))
+        # Every run always happens, so one CI run reports all of a backend's failures.
+        failed = [what for what, command in runs if not _run(session, command)]
         if failed:
             session.error(f"failed: {', '.join(failed)}")
 
