@@ -18,7 +18,6 @@ from albert_core.errors import TokenizerError, TokenizerTypeError
 from albert_core.tokenizer import AlbertTokenizer
 
 OFFICIAL_MODEL = Path(__file__).resolve().parents[1].parent / "shared/assets/albert-30k/spiece.model"
-official_only = pytest.mark.skipif(not OFFICIAL_MODEL.is_file(), reason="shared ALBERT vocabulary not present")
 
 # The fixtures of shared/assets/albert-30k/README.md: (text, options, expected ids).
 README_FIXTURES = [
@@ -196,14 +195,12 @@ def tiny(tiny_model) -> AlbertTokenizer:
 
 
 # ------------------------------------------------------------------------------------------------ reference ids
-@official_only
 @pytest.mark.parametrize(("text", "options", "specials", "expected"), README_FIXTURES)
 def test_readme_fixtures(text, options, specials, expected):
     tokenizer = AlbertTokenizer(OFFICIAL_MODEL, **options)
     assert tokenizer.encode(text, add_special_tokens=specials) == expected
 
 
-@official_only
 def test_special_tokens_come_from_the_model(official):
     assert (
         official.pad_token_id,
@@ -216,7 +213,6 @@ def test_special_tokens_come_from_the_model(official):
     assert official.all_special_tokens == SPECIALS
 
 
-@official_only
 @pytest.mark.parametrize("options", [{}, {"keep_accents": True}, {"do_lower_case": False}, {"remove_space": False}])
 def test_matches_independent_reference_on_varied_texts(options):
     tokenizer = AlbertTokenizer(OFFICIAL_MODEL, **options)
@@ -234,7 +230,6 @@ def test_matches_independent_reference_on_varied_texts(options):
     assert with_offsets["input_ids"] == batch  # the offset-tracking path must not change ids
 
 
-@official_only
 def test_rules(official):
     assert official.tokenize("9,9") == ["\u25819", ",", "9"]
     assert official.tokenize("``hi''") == official.tokenize('"hi"')
@@ -260,7 +255,6 @@ def test_rules(official):
 
 
 # ---------------------------------------------------------------------------------------- layout and options
-@official_only
 def test_pairs_padding_and_masks(official):
     words = "hello world dog cat is cute new".split()  # each a single piece "▁word"
     enc = official(
@@ -291,7 +285,6 @@ def _iterative_longest_first(first, second, excess):
     return first, second
 
 
-@official_only
 def test_truncation(official):
     long_a, long_b = "one two three four five six seven", "eight nine ten"
     ids_a, ids_b = official.encode(long_a, add_special_tokens=False), official.encode(long_b, add_special_tokens=False)
@@ -318,7 +311,6 @@ def test_truncation(official):
     assert enc["input_ids"].shape == (2, 6) and enc["offset_mapping"].shape == (2, 6, 2)
 
 
-@official_only
 def test_offsets(official):
     text = "Hello  Wörld, 9,9 ``quoted'' [MASK] 🤔 x"
     enc = official(text, return_offsets_mapping=True, return_tensors=None)
@@ -347,7 +339,6 @@ def test_offsets(official):
     assert pair == [[0, 0], [0, 2], [0, 0], [0, 2], [0, 0]]
 
 
-@official_only
 def test_decode(official):
     ids = official.encode("Hello, [MASK] world 🤔 ?")
     assert official.decode(ids) == "[CLS] hello,[MASK] world <unk> ?[SEP]"  # HF slow's exact output
@@ -358,7 +349,6 @@ def test_decode(official):
     ]
 
 
-@official_only
 def test_multiple_choice(official):
     enc = official.encode_multiple_choice(["ctx one", "ctx two"], [["a", "b c"], ["d", "e"]])
     longest = max(
@@ -374,7 +364,6 @@ def test_multiple_choice(official):
         official.encode_multiple_choice(["a", "b"], [["x", "y"], ["z"]])
 
 
-@official_only
 def test_long_text_is_linear(official):
     sentence = "The quick brown fox, 9,9 jumps over the lazy dög [MASK] ``now''. "
 

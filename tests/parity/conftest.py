@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-torch = pytest.importorskip("torch")  # the parity session always installs it; fail loudly below if not
-transformers = pytest.importorskip("transformers")
+import torch
+import transformers
 
 BASE = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=4, num_hidden_groups=2,
             inner_group_num=2, num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,

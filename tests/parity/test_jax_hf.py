@@ -8,12 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import torch
+import transformers
 
 import albert_core as ac
 from albert_core.layout import canonical_name
-
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
 
 ATOL = 1e-5
 GRAD_RTOL = 1e-4
@@ -150,7 +149,7 @@ FLAX_CLASSES = {task: "Flax" + name for task, name in TORCH_CLASSES.items()}
 
 @pytest.mark.parametrize("task", list(FLAX_CLASSES))
 def test_every_head_matches_hf_flax(tmp_path_factory, task):
-    pytest.importorskip("flax")
+    import flax  # noqa: F401
     _, folder = hf_model(tmp_path_factory, task)
     flax_model = getattr(transformers, FLAX_CLASSES[task]).from_pretrained(folder, from_pt=True)
     ours = ac.load(folder, backend="jax", task=task)

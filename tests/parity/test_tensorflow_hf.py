@@ -7,14 +7,13 @@ Our eager calls pad sequences to a bucket, so these comparisons also check that 
 
 from __future__ import annotations
 
+import albert_tensorflow  # noqa: F401  (the parity session installs every backend)
 import numpy as np
 import pytest
+import tensorflow as tf
+import torch
+import transformers
 from conftest import HF_CLASSES, TASKS, VARIANTS, assert_outputs_close, flatten, hf_config, hf_forward, hf_inputs
-
-tf = pytest.importorskip("tensorflow")
-pytest.importorskip("albert_tensorflow")
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
 
 import albert_core  # noqa: E402
 

@@ -22,9 +22,8 @@ import pytest
 from conftest import assert_outputs_close, flatten, hf_forward, hf_inputs
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-tf = pytest.importorskip("tensorflow")
+import tensorflow as tf
+import transformers
 
 import albert_core  # noqa: E402
 from albert_core.convert import convert  # noqa: E402

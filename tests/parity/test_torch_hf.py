@@ -15,9 +15,9 @@ import pytest
 
 os.environ.setdefault("USE_TF", "0")  # transformers must not pull TensorFlow/Flax into this process
 os.environ.setdefault("USE_FLAX", "0")
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-pytest.importorskip("albert_torch")
+import albert_torch  # noqa: F401  (the parity session installs every backend)
+import torch
+import transformers
 
 import albert_core  # noqa: E402
 
