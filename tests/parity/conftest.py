@@ -15,6 +15,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import torch
 import transformers
 
+from albert_core.layout import ARCHITECTURES
+
 BASE = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=4, num_hidden_groups=2,
             inner_group_num=2, num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
             type_vocab_size=2, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, num_labels=3)
@@ -25,15 +27,7 @@ VARIANTS = {
     "silu_one_group": dict(hidden_act="silu", num_hidden_groups=1, inner_group_num=1),
     "embedding_eq_hidden": dict(embedding_size=32, num_hidden_groups=4, inner_group_num=1),
 }
-HF_CLASSES = {
-    "base": "AlbertModel",
-    "pretraining": "AlbertForPreTraining",
-    "masked-lm": "AlbertForMaskedLM",
-    "sequence-classification": "AlbertForSequenceClassification",
-    "token-classification": "AlbertForTokenClassification",
-    "question-answering": "AlbertForQuestionAnswering",
-    "multiple-choice": "AlbertForMultipleChoice",
-}
+HF_CLASSES = ARCHITECTURES  # task -> HF class name
 TASKS = tuple(HF_CLASSES)
 
 

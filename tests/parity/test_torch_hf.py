@@ -20,16 +20,8 @@ import torch
 import transformers
 
 import albert_core  # noqa: E402
+from albert_core.layout import ARCHITECTURES as HF_CLASSES
 
-HF_CLASSES = {
-    "base": "AlbertModel",
-    "pretraining": "AlbertForPreTraining",
-    "masked-lm": "AlbertForMaskedLM",
-    "sequence-classification": "AlbertForSequenceClassification",
-    "token-classification": "AlbertForTokenClassification",
-    "question-answering": "AlbertForQuestionAnswering",
-    "multiple-choice": "AlbertForMultipleChoice",
-}
 SMALL = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=4, num_hidden_groups=2,
              inner_group_num=2, num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
              hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, hidden_act="gelu_new",
