@@ -194,3 +194,25 @@ def test_loading_copies_weights_once(tmp_path):
     tracemalloc.stop()
     assert model.params
     assert peak < 1.2 * size, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB checkpoint"
+
+
+def test_preset_names_resolve_through_huggingface_hub(tmp_path, monkeypatch):
+    """A preset name goes to huggingface_hub.snapshot_download (faked here: offline, a local folder)."""
+    import sys
+    import types
+
+    cfg = tiny_config()
+    folder = write_folder(tmp_path / "snapshot", cfg, albert_core.init_params(cfg, "base"))
+    calls = []
+
+    def snapshot_download(repo_id, allow_patterns):
+        calls.append((repo_id, tuple(allow_patterns)))
+        return str(folder)
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    model = albert_core.load("albert-base-v2")
+    assert calls == [("albert/albert-base-v2", ("config.json", "model.safetensors*", "spiece.model"))]
+    assert model.config.hidden_size == 16
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # not installed
+    with pytest.raises(CheckpointError, match="install huggingface_hub"):
+        albert_core.load("albert-base-v2")
