@@ -1,0 +1,151 @@
+"""Benchmarks: every backend against HF's implementation in its framework, and against the machine's limit.
+
+    python -m benchmarks [--quick] [--only forward,bf16,flops,load,compile,tokenizer] [--out benchmarks/results]
+    python -m benchmarks --render benchmarks/results/results.json   # re-render the Markdown and plot only
+
+Writes `results.json`, `results.md` and `forward.png` under `--out` (default: benchmarks/results for a full
+run, /tmp/albert-bench/results-quick with --quick). Random weights in the official shapes are written once
+under /tmp/albert-bench (ALBERT_BENCH_DIR), never into the repository. Each measurement runs in its own
+subprocess; see docs/performance.md for what is measured and how to read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import FRAMEWORKS, REPO_ROOT, WORK_DIR, checkpoint_folder, machine_info, run_worker
+from .report import write_reports
+
+SECTIONS = ("flops", "forward", "bf16", "load", "compile", "tokenizer")
+FULL = {
+    "forward_preset": "albert-base-v2",
+    "shapes": {"1x128": ([1, 128], 7), "8x128": ([8, 128], 5), "8x512": ([8, 512], 3)},  # shape, timed reps
+    "warmup": 1,
+    "bf16_shapes": [[8, 128]],
+    "gemm": {"size": 4096, "reps": 5},
+    "load_preset": "albert-xxlarge-v2",
+    "compile_shape": [8, 128],
+    "stream": {"stream": 50, "stream_batch": 1, "min_len": 5, "max_len": 128},
+    "tokenizer": {"sentences": 10_000, "repeats": 5},
+}
+QUICK = {
+    "forward_preset": "albert-base-v2",
+    "shapes": {"1x32": ([1, 32], 3), "2x64": ([2, 64], 3)},
+    "warmup": 1,
+    "bf16_shapes": [[2, 64]],
+    "gemm": {"size": 2048, "reps": 3},
+    "load_preset": "albert-base-v2",
+    "compile_shape": [2, 64],
+    "stream": {"stream": 8, "stream_batch": 1, "min_len": 5, "max_len": 64},
+    "tokenizer": {"sentences": 1000, "repeats": 2},
+}
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _run_forward(plan: dict[str, Any], sections: set[str], frameworks: list[str]) -> dict[str, Any]:
+    folder = checkpoint_folder(plan["forward_preset"])
+    out = {}
+    for framework in frameworks:
+        runs = []
+        # One worker per shape group with equal reps keeps each worker short; all workers load the same file.
+        for label, (shape, reps) in plan["shapes"].items():
+            args = {"framework": framework, "folder": str(folder), "shapes": [shape], "reps": reps,
+                    "warmup": plan["warmup"], "bf16_shapes": [], "gemm_size": plan["gemm"]["size"]}
+            if "bf16" in sections and shape in plan["bf16_shapes"]:
+                args["bf16_shapes"] = [shape]
+            if "forward" not in sections:
+                args["shapes"] = []
+                if not args["bf16_shapes"]:
+                    continue
+            _log(f"forward {framework} {label}{' + bfloat16' if args['bf16_shapes'] else ''}")
+            runs.append(run_worker("forward", args, framework=framework, timeout=900))
+            if "error" in runs[-1]:
+                _log(f"  failed: {runs[-1]['error'][-300:]}")
+        merged: dict[str, Any] = {"framework": framework, "shapes": [], "bf16": [], "errors": []}
+        for r in runs:
+            if "error" in r:
+                merged["errors"].append(r["error"])
+                continue
+            merged["shapes"] += r["shapes"]
+            merged["bf16"] += r["bf16"]
+            merged["threads"] = r["threads"]
+        out[framework] = merged
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small shapes and few repetitions (development)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma-separated subset of backends")
+    parser.add_argument("--out", type=Path, default=None, help="folder for results.json, results.md, forward.png")
+    parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="measure nothing: re-render results.md and forward.png next to an existing results.json")
+    args = parser.parse_args(argv)
+    if args.render is not None:
+        print(write_reports(json.loads(args.render.read_text(encoding="utf-8")), args.render.parent))
+        return 0
+    sections = {s.strip() for s in args.only.split(",") if s.strip()}
+    unknown = sections - set(SECTIONS)
+    if unknown:
+        parser.error(f"--only: unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
+    if set(frameworks) - set(FRAMEWORKS):
+        parser.error(f"--frameworks: choose from {', '.join(FRAMEWORKS)}, got {frameworks}")
+    plan = QUICK if args.quick else FULL
+    out_dir = args.out or (WORK_DIR / "results-quick" if args.quick else REPO_ROOT / "benchmarks/results")
+
+    started = time.perf_counter()
+    results: dict[str, Any] = {"quick": args.quick, "plan": plan, "machine": machine_info(),
+                               "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    _log(f"machine: {results['machine']['cpu_model']}, load average {results['machine']['load_average_1_5_15']}")
+    if "flops" in sections:
+        results["gemm"] = {}
+        for library in ("numpy", "torch"):
+            _log(f"gemm {library} {plan['gemm']['size']}^2")
+            results["gemm"][library] = run_worker("flops", {"library": library, **plan["gemm"]},
+                                                  framework="torch" if library == "torch" else None, timeout=600)
+    if sections & {"forward", "bf16"}:
+        results["forward"] = _run_forward(plan, sections, frameworks)
+    if "load" in sections:
+        folder = checkpoint_folder(plan["load_preset"])
+        weights = (folder / "model.safetensors").stat().st_size
+        results["load"] = {"preset": plan["load_preset"], "weights_bytes": weights, "cases": []}
+        for framework in frameworks:
+            for impl in ("ours", "hf"):
+                _log(f"load {plan['load_preset']} {framework} {impl}")
+                r = run_worker("load", {"framework": framework, "impl": impl, "folder": str(folder)},
+                               framework=framework, timeout=900)
+                results["load"]["cases"].append({"framework": framework, "impl": impl, **r})
+    if "compile" in sections:
+        folder = checkpoint_folder(plan["forward_preset"])
+        results["compile"] = {}
+        for framework in [f for f in frameworks if f != "torch"]:
+            _log(f"compile {framework}")
+            results["compile"][framework] = run_worker(
+                "compile", {"framework": framework, "folder": str(folder), "shape": plan["compile_shape"],
+                            **plan["stream"]}, framework=framework, timeout=900)
+    if "tokenizer" in sections:
+        _log("tokenizer")
+        results["tokenizer"] = run_worker("tokenizer", plan["tokenizer"], framework="none", timeout=900)
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["total_s"] = time.perf_counter() - started
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    markdown = write_reports(results, out_dir)
+    print(markdown)
+    _log(f"wrote {out_dir}/results.json, results.md, forward.png in {results['total_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
