@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.metadata
+import multiprocessing
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,9 +85,35 @@ def _host_outputs(to_numpy, out) -> dict[str, np.ndarray]:
             if k not in SKIPPED_FIELDS and v is not None}
 
 
+def _measure(checkpoint: Any, name: str, dtype: str, inputs: dict[str, np.ndarray], reps: int,
+             common: dict[str, Any]) -> tuple[str, dict[str, np.ndarray], float | None, float | None, float | None]:
+    """(status, host outputs, load ms, first-call ms, steady ms) of one backend; runs in its own process."""
+    try:
+        ops = get_backend(name).ops
+        started = time.perf_counter()
+        model = load(checkpoint, backend=name, dtype=dtype, **common)
+        load_ms = (time.perf_counter() - started) * 1e3
+        started = time.perf_counter()
+        host = _host_outputs(ops.to_numpy, model(**inputs))  # to_numpy waits for asynchronous backends
+        first_ms = (time.perf_counter() - started) * 1e3
+        times = []
+        for _ in range(reps):
+            started = time.perf_counter()
+            _host_outputs(ops.to_numpy, model(**inputs))
+            times.append((time.perf_counter() - started) * 1e3)
+        return "ok", host, load_ms, first_ms, (statistics.median(times) if times else None)
+    except AlbertError as exc:
+        return f"error: {exc}", {}, None, None, None
+    except Exception as exc:  # a backend bug must not hide the other backends' rows
+        return f"error: {type(exc).__name__}: {exc}", {}, None, None, None
+
+
 def run_compare(checkpoint: Any, task: str, backends: list[str], *, dtype: str, batch: int, seq: int, reps: int,
                 seed: int, init_missing_heads: bool) -> tuple[dict[str, np.ndarray], list[CompareRow]]:
-    """Reference outputs (NumPy, float64) and one timed row per backend; a failing backend fails only its row."""
+    """Reference outputs (NumPy, float64) and one timed row per backend; a failing backend fails only its row.
+
+    Each backend runs in a fresh process: frameworks loaded side by side fight over the cores with their
+    thread pools (measured: torch 2x slower next to JAX and TensorFlow), which would make the times lie."""
     cfg = checkpoint.config
     inputs = make_inputs(cfg.vocab_size, batch, seq, seed)
     if task == "multiple-choice":
@@ -95,30 +123,19 @@ def run_compare(checkpoint: Any, task: str, backends: list[str], *, dtype: str, 
     reference = _host_outputs(lambda x: x, reference_model(**inputs))
     del reference_model
     rows = []
+    spawn = multiprocessing.get_context("spawn")
     for name in backends:
-        row = CompareRow(name, dtype)
-        rows.append(row)
-        try:
-            ops = get_backend(name).ops
-            started = time.perf_counter()
-            model = load(checkpoint, backend=name, dtype=dtype, **common)
-            row.load_ms = (time.perf_counter() - started) * 1e3
-            started = time.perf_counter()
-            host = _host_outputs(ops.to_numpy, model(**inputs))  # to_numpy waits for asynchronous backends
-            row.first_call_ms = (time.perf_counter() - started) * 1e3
-            times = []
-            for _ in range(reps):
-                started = time.perf_counter()
-                _host_outputs(ops.to_numpy, model(**inputs))
-                times.append((time.perf_counter() - started) * 1e3)
-            row.steady_ms = statistics.median(times) if times else None
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+            try:
+                status, host, load_ms, first_ms, steady_ms = pool.submit(
+                    _measure, checkpoint, name, dtype, inputs, reps, common).result()
+            except Exception as exc:  # the worker died (e.g. a framework crashed the process)
+                status, host, load_ms, first_ms, steady_ms = f"error: {type(exc).__name__}: {exc}", {}, None, None, None
+        row = CompareRow(name, dtype, status, first_call_ms=first_ms, steady_ms=steady_ms, load_ms=load_ms)
+        if status == "ok":
             row.diffs = {k: float(np.max(np.abs(host[k] - reference[k]))) if k in host else float("nan")
                          for k in reference}
-            del model
-        except AlbertError as exc:
-            row.status = f"error: {exc}"
-        except Exception as exc:  # a backend bug must not hide the other backends' rows
-            row.status = f"error: {type(exc).__name__}: {exc}"
+        rows.append(row)
     return reference, rows
 
 

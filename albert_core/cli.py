@@ -218,6 +218,7 @@ def cmd_compare(args: Any) -> int:
     else:  # every installed backend whose framework is importable; the others are listed, not run
         names = [n for n in available_backends() if manager.backends.registration(n).framework_installed()]
     checkpoint = resolve_model(args.model, args.seed)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the backends' worker processes inherit it
     init = args.init_missing_heads or args.model.startswith("random:")
     reference, rows = run_compare(checkpoint, args.task, names, dtype=args.dtype, batch=args.batch, seq=args.seq,
                                   reps=args.reps, seed=args.seed, init_missing_heads=init)
