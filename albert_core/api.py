@@ -35,6 +35,13 @@ class _TaskWeights(Mapping[str, np.ndarray]):
             return self._init[name]
         return self._ckpt.weights[self._source_of[name]]
 
+    def read_into(self, name: str, out: np.ndarray) -> bool:
+        """Fill `out` directly from the checkpoint when its reader can (one copy, no temporary array)."""
+        reader = getattr(self._ckpt.weights, "read_into", None)
+        if name in self._init or reader is None:
+            return False
+        return reader(self._source_of[name], out)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._order)
 

@@ -106,6 +106,22 @@ class SafetensorsFile(Mapping[str, np.ndarray]):
             raise CheckpointError(f"{self.path}: tensor {name!r} contains {bad} NaN/Inf values")
         return array
 
+    def read_into(self, name: str, out: np.ndarray) -> bool:
+        """Read tensor `name` straight into `out` (e.g. a framework parameter's host storage): no intermediate
+        array. Returns False, reading nothing, when `out` does not have the tensor's stored dtype and shape."""
+        dtype, shape, begin, end = self._entries[name]
+        if dtype == "BF16" or out.dtype != _DTYPES[dtype] or out.shape != shape or not out.flags.c_contiguous \
+                or not out.flags.writeable:
+            return False
+        with open(self.path, "rb") as fh:
+            fh.seek(self._data_start + begin)
+            if fh.readinto(memoryview(out).cast("B")) != end - begin:
+                raise CheckpointError(f"{self.path}: tensor {name!r} is truncated")
+        if self.check_finite and not np.isfinite(out).all():
+            raise CheckpointError(f"{self.path}: tensor {name!r} contains {int(out.size - np.isfinite(out).sum())} "
+                                  "NaN/Inf values")
+        return True
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
 
@@ -162,6 +178,9 @@ class CheckpointFolder(Mapping[str, np.ndarray]):
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._files[self._where[name]][name]
+
+    def read_into(self, name: str, out: np.ndarray) -> bool:
+        return self._files[self._where[name]].read_into(name, out)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._where)

@@ -216,3 +216,19 @@ def test_preset_names_resolve_through_huggingface_hub(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # not installed
     with pytest.raises(CheckpointError, match="install huggingface_hub"):
         albert_core.load("albert-base-v2")
+
+
+def test_read_into_fills_a_caller_buffer_with_the_same_checks(tmp_path):
+    cfg = tiny_config()
+    tensors = albert_core.init_params(cfg, "base")
+    folder = CheckpointFolder(write_folder(tmp_path / "m", cfg, tensors))
+    name = "albert.pooler.weight"
+    out = np.empty((16, 16), np.float32)
+    assert folder.read_into(name, out)
+    np.testing.assert_array_equal(out, tensors[name])
+    assert not folder.read_into(name, np.empty((16, 16), np.float64))  # other dtype: caller falls back
+    nan = np.array([1.0, np.nan], np.float32).tobytes()
+    path = write_raw_safetensors(tmp_path / "n.safetensors", {"w": {"dtype": "F32", "shape": [2],
+                                                                     "data_offsets": [0, 8]}}, nan)
+    with pytest.raises(CheckpointError, match="'w' contains 1 NaN/Inf"):
+        SafetensorsFile(path).read_into("w", np.empty(2, np.float32))

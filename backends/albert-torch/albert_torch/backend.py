@@ -40,6 +40,9 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
+_NUMPY_DTYPES = (torch.float32, torch.float64, torch.float16)  # those torch can view as NumPy arrays
+
+
 class TorchBackend(Backend):
     name = "torch"
     ops = TorchOps("cpu")
@@ -59,9 +62,15 @@ class TorchBackend(Backend):
         with torch.no_grad(), warnings.catch_warnings():
             # Memory-mapped checkpoint arrays are read-only; torch warns on viewing them, but we only read.
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            read_into = getattr(weights, "read_into", None)
             for name in weights:
-                # One copy: the host view is converted straight into the parameter's storage and dropped.
-                params[name].copy_(torch.from_numpy(np.asarray(weights[name])))
+                param = params[name]
+                # One copy: a CPU parameter of the stored dtype is filled straight from the file; otherwise the
+                # host array is converted into the parameter's storage and dropped.
+                if param.device.type == "cpu" and param.dtype in _NUMPY_DTYPES and read_into is not None \
+                        and read_into(name, param.numpy()):
+                    continue
+                param.copy_(torch.from_numpy(np.asarray(weights[name])))
         for p in params.values():
             p.requires_grad_(trainable)
         return model.eval()
