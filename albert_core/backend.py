@@ -38,6 +38,10 @@ class Backend:
     framework: str | None = None  # import name of the framework, for versions and messages
     dtypes: tuple[str, ...] = ("float32",)
     supports_training: bool = False
+    # Known conformance gaps: op name or test-name pattern -> reason (strict expected failures; see
+    # docs/conformance.md). A backend with `supports_training` also provides
+    # `loss_and_grads(model, inputs) -> (loss, {HF name: gradient as a host array})` for the suite.
+    known_gaps: dict[str, str] = {}
 
     def framework_version(self) -> str | None:
         if self.framework is None:
