@@ -99,6 +99,18 @@ def hf_inputs(task: str, config, seed: int = 0, batch: int = 3, seq: int = 11, l
     return out
 
 
+def float_label_case(hf_folder, problem: str):
+    """(folder, HF model, inputs) for a sequence-classification loss with float labels: `regression` (one
+    label) or `multi_label_classification` (three 0/1 targets per row)."""
+    overrides = dict(problem_type=problem, num_labels=1 if problem == "regression" else 3)
+    folder, hf_model = hf_folder("groups", "sequence-classification", **overrides)
+    inputs = hf_inputs("sequence-classification", hf_model.config, labels=False)
+    rng = np.random.default_rng(1)
+    inputs["labels"] = rng.random(3).astype(np.float32) if problem == "regression" else \
+        (rng.random((3, 3)) > 0.5).astype(np.float32)
+    return folder, hf_model, inputs
+
+
 def hf_forward(model, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """HF PyTorch outputs as float64 NumPy arrays (tuples flattened to name.i)."""
     t = {k: torch.as_tensor(v) if k != "head_mask" else torch.as_tensor(v, dtype=torch.float32)

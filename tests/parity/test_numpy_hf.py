@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import TASKS, VARIANTS, assert_outputs_close, flatten, hf_forward, hf_inputs
+from conftest import TASKS, VARIANTS, assert_outputs_close, flatten, float_label_case, hf_forward, hf_inputs
 
 import albert_core
 
@@ -22,13 +22,7 @@ def test_numpy_matches_hf_torch(hf_folder, variant, task):
 
 @pytest.mark.parametrize("problem", ["regression", "multi_label_classification"])
 def test_numpy_sequence_classification_losses(hf_folder, problem):
-    overrides = dict(problem_type=problem, num_labels=1 if problem == "regression" else 3)
-    folder, hf_model = hf_folder("groups", "sequence-classification", **overrides)
-    inputs = hf_inputs("sequence-classification", hf_model.config, labels=False)
-    rng = np.random.default_rng(1)
-    shape = (3,) if problem == "regression" else (3, 3)
-    inputs["labels"] = rng.random(shape).astype(np.float32) if problem == "regression" else \
-        (rng.random(shape) > 0.5).astype(np.float32)
+    folder, hf_model, inputs = float_label_case(hf_folder, problem)
     ref = hf_forward(hf_model, inputs)
     ours = flatten(albert_core.load(folder, backend="numpy", task="sequence-classification")(
         **inputs, output_hidden_states=True, output_attentions=True), np.asarray)

@@ -13,7 +13,17 @@ import pytest
 import tensorflow as tf
 import torch
 import transformers
-from conftest import HF_CLASSES, TASKS, VARIANTS, assert_outputs_close, flatten, hf_config, hf_forward, hf_inputs
+from conftest import (
+    HF_CLASSES,
+    TASKS,
+    VARIANTS,
+    assert_outputs_close,
+    flatten,
+    float_label_case,
+    hf_config,
+    hf_forward,
+    hf_inputs,
+)
 
 import albert_core  # noqa: E402
 
@@ -41,13 +51,7 @@ def test_tensorflow_matches_hf_torch(hf_folder, variant, task):
 
 @pytest.mark.parametrize("problem", ["regression", "multi_label_classification"])
 def test_tensorflow_sequence_classification_losses(hf_folder, problem):
-    overrides = dict(problem_type=problem, num_labels=1 if problem == "regression" else 3)
-    folder, hf_model = hf_folder("groups", "sequence-classification", **overrides)
-    inputs = hf_inputs("sequence-classification", hf_model.config, labels=False)
-    rng = np.random.default_rng(1)
-    shape = (3,) if problem == "regression" else (3, 3)
-    inputs["labels"] = rng.random(shape).astype(np.float32) if problem == "regression" else \
-        (rng.random(shape) > 0.5).astype(np.float32)
+    folder, hf_model, inputs = float_label_case(hf_folder, problem)
     model = albert_core.load(folder, backend="tensorflow", task="sequence-classification")
     assert_outputs_close(run_ours(model, inputs), hf_forward(hf_model, inputs))
 
