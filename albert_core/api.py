@@ -13,7 +13,7 @@ from .backend import LoadInfo
 from .config import PRESETS, AlbertConfig
 from .errors import CheckpointError, ConfigError
 from .formats import Checkpoint, HFSafetensorsFormat, read_checkpoint
-from .layout import ARCHITECTURES, init_params, param_table, resolve_weights, task_check
+from .layout import ARCHITECTURES, hf_layout, init_params, param_table, resolve_weights, task_check
 from .plugins import get_backend
 
 RANDOM_PREFIX = "random:"
@@ -35,12 +35,15 @@ class _TaskWeights(Mapping[str, np.ndarray]):
             return self._init[name]
         return self._ckpt.weights[self._source_of[name]]
 
-    def read_into(self, name: str, out: np.ndarray) -> bool:
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self._init[name].shape) if name in self._init else self._ckpt.shape(self._source_of[name])
+
+    def read_into(self, name: str, out: np.ndarray, start_row: int = 0) -> bool:
         """Fill `out` directly from the checkpoint when its reader can (one copy, no temporary array)."""
         reader = getattr(self._ckpt.weights, "read_into", None)
         if name in self._init or reader is None:
             return False
-        return reader(self._source_of[name], out)
+        return reader(self._source_of[name], out, start_row)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._order)
@@ -129,12 +132,13 @@ def save(model: Any, folder: str | os.PathLike, *, config: AlbertConfig | None =
     """Write an HF-compatible folder (`config.json` + `model.safetensors`, float32) that HF transformers loads.
 
     `model` is a model from `load` (any backend), or a mapping of HF-named arrays together with `config`
-    and `task` (e.g. a JAX params pytree after fine-tuning).
+    and `task` (e.g. a JAX params pytree after fine-tuning; its `*.kernel` entries are written transposed,
+    as HF's `*.weight`).
     """
     if isinstance(model, Mapping):
         if config is None or task is None:
             raise TypeError("saving a mapping of arrays needs config= and task=")
-        params = {k: np.asarray(v) for k, v in model.items()}
+        params = hf_layout({k: np.asarray(v) for k, v in model.items()}, np.transpose)
     else:
         params = model_params_numpy(model)
         config, task = config or model.config, task or model.task

@@ -7,8 +7,9 @@ decoder reuses `albert.embeddings.word_embeddings.weight` and `predictions.bias`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,7 @@ class ParamSpec:
     role: str  # "encoder" | "pooler" | "predictions" | "sop" | "classifier" | "qa"
     init: str  # "normal" | "zeros" | "ones"
     group: int | None = None  # layer group whose layers share it, for encoder layer weights
+    dense: bool = False  # the [out, in] weight of a dense layer (what `ops.linear` multiplies by)
 
 
 def task_check(task: str) -> str:
@@ -62,7 +64,7 @@ def task_check(task: str) -> str:
 
 
 def _dense(prefix: str, out: int, inp: int, role: str, group: int | None = None) -> list[ParamSpec]:
-    return [ParamSpec(f"{prefix}.weight", (out, inp), role, "normal", group),
+    return [ParamSpec(f"{prefix}.weight", (out, inp), role, "normal", group, dense=True),
             ParamSpec(f"{prefix}.bias", (out,), role, "zeros", group)]
 
 
@@ -115,6 +117,27 @@ def param_table(config: AlbertConfig, task: str) -> list[ParamSpec]:
     if task == "question-answering":
         specs += _dense("qa_outputs", c.num_labels, H, "qa")
     return specs
+
+
+KERNEL = ".kernel"  # suffix of a dense weight held as an [in, out] kernel (Flax/Keras), HF's `.weight` transposed
+
+
+def dense_weight_names(config: AlbertConfig, task: str) -> frozenset[str]:
+    """Dense-layer weights of `task`: the parameters a backend may hold as `[in, out]` kernels, named
+    `kernel_name(name)`, because its matmul is faster that way; every other parameter keeps HF's layout."""
+    return frozenset(s.name for s in param_table(config, task) if s.dense)
+
+
+def kernel_name(name: str) -> str:
+    """`'...ffn.weight'` -> `'...ffn.kernel'`: the name that says a tensor is held transposed, as [in, out]."""
+    return name.removesuffix(".weight") + KERNEL
+
+
+def hf_layout(params: Mapping[str, Any], transpose: Callable[[Any], Any]) -> dict[str, Any]:
+    """`params` in HF's names and layout: each `*.kernel` transposed (with the framework's `transpose`) back
+    to HF's `[out, in]` `*.weight`; everything else as is, in the same order."""
+    return {(name.removesuffix(KERNEL) + ".weight" if name.endswith(KERNEL) else name):
+            (transpose(value) if name.endswith(KERNEL) else value) for name, value in params.items()}
 
 
 def all_known_names(config: AlbertConfig) -> set[str]:

@@ -106,16 +106,21 @@ class SafetensorsFile(Mapping[str, np.ndarray]):
             raise CheckpointError(f"{self.path}: tensor {name!r} contains {bad} NaN/Inf values")
         return array
 
-    def read_into(self, name: str, out: np.ndarray) -> bool:
+    def read_into(self, name: str, out: np.ndarray, start_row: int = 0) -> bool:
         """Read tensor `name` straight into `out` (e.g. a framework parameter's host storage): no intermediate
-        array. Returns False, reading nothing, when `out` does not have the tensor's stored dtype and shape."""
+        array. With `start_row`, `out` receives the `len(out)` rows (leading-axis entries) from there on, so a
+        caller can stream a large tensor through a small buffer. Returns False, reading nothing, when `out` does
+        not have the tensor's stored dtype, or its shape past the leading axis, or the rows do not fit."""
         dtype, shape, begin, end = self._entries[name]
-        if dtype == "BF16" or out.dtype != _DTYPES[dtype] or out.shape != shape or not out.flags.c_contiguous \
-                or not out.flags.writeable:
+        rows = out.shape[0] if out.ndim else 1
+        if dtype == "BF16" or out.dtype != _DTYPES[dtype] or out.shape[1:] != shape[1:] or len(shape) != out.ndim \
+                or not 0 <= start_row <= start_row + rows <= (shape[0] if shape else 1) \
+                or not out.flags.c_contiguous or not out.flags.writeable:
             return False
+        row_bytes = out.nbytes // rows if rows else 0
         with open(self.path, "rb") as fh:
-            fh.seek(self._data_start + begin)
-            if fh.readinto(memoryview(out).cast("B")) != end - begin:
+            fh.seek(self._data_start + begin + start_row * row_bytes)
+            if fh.readinto(memoryview(out).cast("B")) != out.nbytes:
                 raise CheckpointError(f"{self.path}: tensor {name!r} is truncated")
         if self.check_finite and not np.isfinite(out).all():
             raise CheckpointError(f"{self.path}: tensor {name!r} contains {int(out.size - np.isfinite(out).sum())} "
@@ -179,8 +184,8 @@ class CheckpointFolder(Mapping[str, np.ndarray]):
     def __getitem__(self, name: str) -> np.ndarray:
         return self._files[self._where[name]][name]
 
-    def read_into(self, name: str, out: np.ndarray) -> bool:
-        return self._files[self._where[name]].read_into(name, out)
+    def read_into(self, name: str, out: np.ndarray, start_row: int = 0) -> bool:
+        return self._files[self._where[name]].read_into(name, out, start_row)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._where)

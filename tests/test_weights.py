@@ -11,6 +11,7 @@ from helpers import tiny_config, write_folder, write_raw_safetensors
 
 import albert_core
 from albert_core import CheckpointError
+from albert_core.backend import HOST_ALIGNMENT, host_array
 from albert_core.layout import param_table
 from albert_core.safetensors_io import CheckpointFolder, SafetensorsFile
 
@@ -232,3 +233,23 @@ def test_read_into_fills_a_caller_buffer_with_the_same_checks(tmp_path):
                                                                      "data_offsets": [0, 8]}}, nan)
     with pytest.raises(CheckpointError, match="'w' contains 1 NaN/Inf"):
         SafetensorsFile(path).read_into("w", np.empty(2, np.float32))
+
+
+def test_read_into_streams_rows_and_host_array_transposes_without_a_full_temporary(tmp_path, monkeypatch):
+    from albert_core import backend as backend_module
+
+    cfg = tiny_config()
+    tensors = albert_core.init_params(cfg, "base")
+    folder = CheckpointFolder(write_folder(tmp_path / "m", cfg, tensors))
+    name = "albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight"  # [intermediate, hidden]
+    rows = np.empty((5, tensors[name].shape[1]), np.float32)
+    assert folder.read_into(name, rows, start_row=5)
+    np.testing.assert_array_equal(rows, tensors[name][5:10])
+    assert not folder.read_into(name, rows, start_row=len(tensors[name]) - 2)  # past the end: nothing read
+    monkeypatch.setattr(backend_module, "_STREAM_BYTES", rows.nbytes)  # 5 rows per chunk: 24 = 4 x 5 + 4
+    kernel = host_array(folder, name, transpose=True)
+    np.testing.assert_array_equal(kernel, tensors[name].T)
+    assert kernel.flags.c_contiguous and kernel.ctypes.data % HOST_ALIGNMENT == 0
+    plain = host_array(dict(tensors), "albert.pooler.bias")  # a mapping without read_into
+    np.testing.assert_array_equal(plain, tensors["albert.pooler.bias"])
+    np.testing.assert_array_equal(host_array(dict(tensors), name, transpose=True), tensors[name].T)

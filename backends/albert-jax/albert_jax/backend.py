@@ -9,9 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from albert_core.backend import Backend, LoadInfo
+from albert_core.backend import Backend, LoadInfo, host_array
 from albert_core.config import AlbertConfig
 from albert_core.errors import BackendError
+from albert_core.layout import dense_weight_names, hf_layout, kernel_name
 
 from .model import OPS, AlbertJaxModel
 
@@ -56,13 +57,17 @@ class JaxBackend(Backend):
     def check_device(self, device: Any) -> None:
         resolve_device(device)
 
-    def convert_params(self, weights: Mapping[str, np.ndarray], dtype: str, device: Any) -> dict[str, jax.Array]:
+    def convert_params(self, weights: Mapping[str, np.ndarray], dtype: str, device: Any,
+                       kernels: frozenset[str] = frozenset()) -> dict[str, jax.Array]:
+        """Host arrays -> jax.Arrays on `device`, one at a time; names in `kernels` become [in, out] kernels."""
         target = resolve_device(device)
         jdtype = jnp.dtype(dtype)
         params = {}
         for name in weights:
-            # Cast on the host (ml_dtypes handles bfloat16), copy to the device, keep no host reference.
-            params[name] = jax.device_put(np.asarray(weights[name]).astype(jdtype, copy=False), target)
+            # A fresh aligned host array (cast on the host; ml_dtypes handles bfloat16) that nobody else holds:
+            # on the CPU, XLA adopts it instead of copying, so loading peaks at one copy of the weights.
+            host = host_array(weights, name, transpose=name in kernels).astype(jdtype, copy=False)
+            params[kernel_name(name) if name in kernels else name] = jax.device_put(host, target, may_alias=True)
         return params
 
     def build(self, config: AlbertConfig, task: str, weights: Mapping[str, np.ndarray], *, dtype: str = "float32",
@@ -70,12 +75,13 @@ class JaxBackend(Backend):
         # `trainable` needs nothing extra: JAX params are always differentiable arrays.
         self.check_dtype(dtype)
         target = resolve_device(device)
-        params = self.convert_params(weights, dtype, target)
+        params = self.convert_params(weights, dtype, target, dense_weight_names(config, task))
         return AlbertJaxModel(config, task, params, dtype, target, info, backend=self)
 
     def loss_and_grads(self, model: AlbertJaxModel,
                        inputs: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
-        """Eval-mode loss and its gradient for every parameter, HF-named host arrays (conformance hook)."""
+        """Eval-mode loss and its gradient for every parameter, HF-named host arrays in HF's layout (conformance
+        hook)."""
         native = {k: jnp.asarray(v) for k, v in inputs.items()}
         loss, grads = jax.jit(jax.value_and_grad(lambda p, x: model.apply(p, **x)["loss"]))(model.params, native)
-        return float(loss), {name: np.asarray(g, dtype=np.float32) for name, g in grads.items()}
+        return float(loss), hf_layout({n: np.asarray(g, dtype=np.float32) for n, g in grads.items()}, np.transpose)

@@ -1,6 +1,8 @@
 """`AlbertJaxModel`: a params pytree plus a pure `apply`, and a validating, bucketing, jitted `__call__`.
 
 - `model.params` is a flat dict {HF parameter name: jax.Array}, a plain pytree for `jax.grad`, optax, ...
+  Dense-layer weights are held as `[in, out]` kernels named `*.kernel` (Flax's layout: HF's `*.weight`
+  transposed), which XLA:CPU multiplies by faster; `numpy_params()` and `albert_core.save` give HF's.
 - `model.apply(params, input_ids=..., ...)` is a pure function of its arguments (the core's ALBERT
   forward on `JaxOps`); wrap it in `jax.jit` / `jax.grad` / `jax.vmap` yourself. It does not validate.
 - `model(...)` is the convenient path: validates inputs on the host (the core's errors), pads the sequence
@@ -21,6 +23,7 @@ from albert_core.bucketing import bucket_length, pad_inputs, split_labels, unpad
 from albert_core.config import AlbertConfig
 from albert_core.errors import InputError
 from albert_core.inputs import prepare_inputs
+from albert_core.layout import hf_layout
 from albert_core.model import ModelOutput, compute_loss, forward
 
 from .ops import JaxOps
@@ -65,8 +68,10 @@ class AlbertJaxModel:
 
         Inputs are used as given, without host validation (use `model(...)` for that). `training=True`
         enables dropout and needs `rng`, a `jax.random.key`."""
-        return forward(OPS, self.config, self.task, params, input_ids=input_ids, attention_mask=attention_mask,
-                       token_type_ids=token_type_ids, position_ids=position_ids, head_mask=head_mask,
+        # The core reads HF's [out, in] layout; under jit, XLA folds each kernel's transpose into its matmul.
+        return forward(OPS, self.config, self.task, hf_layout(params, jnp.transpose), input_ids=input_ids,
+                       attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
+                       head_mask=head_mask,
                        inputs_embeds=inputs_embeds, output_attentions=output_attentions,
                        output_hidden_states=output_hidden_states, labels=labels,
                        sentence_order_label=sentence_order_label, start_positions=start_positions,
@@ -117,8 +122,9 @@ class AlbertJaxModel:
 
     # ------------------------------------------------------------------ parameters
     def numpy_params(self) -> dict[str, np.ndarray]:
-        """HF-named float32 host copies of the parameters (what `albert_core.save` writes)."""
-        return {name: np.asarray(jnp.asarray(value, jnp.float32)) for name, value in self.params.items()}
+        """HF-named float32 host copies of the parameters in HF's layout (what `albert_core.save` writes)."""
+        return {name: np.ascontiguousarray(np.asarray(jnp.asarray(value, jnp.float32)))
+                for name, value in hf_layout(self.params, jnp.transpose).items()}
 
     def num_parameters(self) -> int:
         return int(sum(np.prod(v.shape) for v in self.params.values()))

@@ -15,6 +15,8 @@ from jax_test_helpers import load_tiny, tiny_config
 
 import albert_core as ac
 from albert_core import BackendError, InputError
+from albert_core.layout import kernel_name
+from albert_core.safetensors_io import CheckpointFolder
 
 IDS = np.array([[2, 11, 12, 13, 14, 3, 0], [2, 21, 22, 3, 0, 0, 0]])
 MASK = (IDS != 0).astype(np.int64)
@@ -32,14 +34,18 @@ def test_registering_the_plugin_does_not_import_jax():
 def test_params_are_a_flat_pytree_with_hf_names():
     model = load_tiny("pretraining")
     specs = ac.param_table(model.config, "pretraining")
-    assert list(model.params) == [s.name for s in specs]
+    # Dense weights are [in, out] kernels (Flax's layout), named so; everything else has HF's name and shape.
+    expected = {kernel_name(s.name) if s.dense else s.name: s.shape[::-1] if s.dense else s.shape for s in specs}
+    assert list(model.params) == list(expected) and "predictions.dense.kernel" in expected
     leaves = jax.tree_util.tree_leaves(model.params)  # dict leaves come in sorted-key order
     assert len(leaves) == len(specs)
-    by_name = {s.name: s for s in specs}
     for name, leaf in zip(sorted(model.params), leaves):
-        assert isinstance(leaf, jax.Array) and leaf.shape == by_name[name].shape
+        assert isinstance(leaf, jax.Array) and leaf.shape == expected[name]
     host = model.numpy_params()
     assert all(host[s.name].dtype == np.float32 and host[s.name].shape == s.shape for s in specs)
+    tensors = ac.init_params(model.config, "pretraining", seed=0)
+    for name in ("predictions.dense.weight", "albert.embeddings.word_embeddings.weight"):  # HF layout again
+        np.testing.assert_array_equal(host[name], tensors[name])
 
 
 def test_apply_under_jit_matches_call_and_numpy_reference():
@@ -152,7 +158,7 @@ def test_device_selection():
     has_gpu = any(d.platform == "gpu" for d in jax.devices())
     if has_gpu:
         on_gpu = ac.load(ckpt, backend="jax", device="gpu")
-        assert next(iter(on_gpu.params["albert.pooler.weight"].devices())).platform == "gpu"
+        assert next(iter(on_gpu.params["albert.pooler.kernel"].devices())).platform == "gpu"
         out = on_gpu(IDS, attention_mask=MASK).last_hidden_state
         assert next(iter(out.devices())).platform == "gpu"
     else:
@@ -168,5 +174,7 @@ def test_saved_fine_tuned_params_round_trip(tmp_path):
     params = jax.tree_util.tree_map(lambda x: x * 1.5, model.params)
     ac.save(params, tmp_path, config=model.config, task=model.task)
     again = ac.load(tmp_path, backend="jax", task="token-classification")
-    for name, value in params.items():
+    for name, value in params.items():  # kernels written as HF's transposed weights and read back as kernels
         np.testing.assert_array_equal(np.asarray(again.params[name]), np.asarray(value))
+    hf = CheckpointFolder(tmp_path)
+    np.testing.assert_array_equal(hf["classifier.weight"], np.asarray(params["classifier.kernel"]).T)

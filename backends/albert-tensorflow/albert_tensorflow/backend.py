@@ -8,11 +8,12 @@ from collections.abc import Mapping
 import numpy as np
 import tensorflow as tf
 
-from albert_core.backend import Backend, LoadInfo
+from albert_core.backend import Backend, LoadInfo, host_array
 from albert_core.config import AlbertConfig
 from albert_core.errors import BackendError
+from albert_core.layout import dense_weight_names, hf_layout, kernel_name
 
-from .model import AlbertTFModel, is_dense_weight
+from .model import AlbertTFModel
 from .ops import TFOps, tf_dtype
 
 _DEVICE = re.compile(r"^(cpu|gpu|cuda)(?::(\d+))?$")
@@ -52,26 +53,30 @@ class TFBackend(Backend):
         resolve_device(device)
 
     def convert_params(self, weights: Mapping[str, np.ndarray], dtype: str, device: str | None,
-                       trainable: bool = False) -> dict[str, tf.Variable]:
-        """Host arrays -> `tf.Variable`s named by HF keys, created on `device` one at a time."""
+                       trainable: bool = False, kernels: frozenset[str] = frozenset()) -> dict[str, tf.Variable]:
+        """Host arrays -> `tf.Variable`s named by HF keys, created on `device` one at a time. Names in `kernels`
+        become Keras-layout [in, out] `*.kernel`s: TF's CPU matmul is ~20% slower with transpose_b."""
         target = tf_dtype(dtype)
+        resolved = resolve_device(device)
         params = {}
-        with tf.device(resolve_device(device)):
+        with tf.device(resolved):
             for name in weights:
-                host = weights[name]
-                # Dense weights are stored in Keras' kernel layout [in, out]: TF's CPU matmul is ~20% slower
-                # with transpose_b, and the model's [out, in] view (a transpose) folds into a plain matmul.
-                value = tf.convert_to_tensor(np.ascontiguousarray(host.T) if is_dense_weight(name) else host)
-                if value.dtype != target:
-                    value = tf.cast(value, target)
-                params[name] = tf.Variable(value, trainable=trainable, name=name)
+                host = host_array(weights, name, transpose=name in kernels)
+                if resolved == "/CPU:0" and target == tf.float32:
+                    # Adopt the aligned host buffer (DLPack) and let the variable keep it: one copy in all.
+                    value = tf.experimental.dlpack.from_dlpack(host.__dlpack__())
+                else:
+                    value = tf.cast(tf.convert_to_tensor(host), target)
+                del host
+                key = kernel_name(name) if name in kernels else name
+                params[key] = tf.Variable(value, trainable=trainable, name=key)
         return params
 
     def build(self, config: AlbertConfig, task: str, weights: Mapping[str, np.ndarray], *, dtype: str = "float32",
               device: str | None = None, trainable: bool = False, info: LoadInfo | None = None) -> AlbertTFModel:
         self.check_dtype(dtype)
         resolved = resolve_device(device)
-        params = self.convert_params(weights, dtype, device, trainable)
+        params = self.convert_params(weights, dtype, device, trainable, dense_weight_names(config, task))
         return AlbertTFModel(config, task, params, dtype=dtype, device=resolved, info=info or LoadInfo())
 
     def loss_and_grads(self, model: AlbertTFModel,
@@ -81,9 +86,6 @@ class TFBackend(Backend):
         with tf.GradientTape() as tape:
             loss = model(**inputs).loss
         grads = tape.gradient(loss, [model.params[n] for n in names])
-        out = {}
-        for name, grad in zip(names, grads):
-            value = np.zeros(model.params[name].shape, np.float32) if grad is None else \
-                tf.convert_to_tensor(grad).numpy()
-            out[name] = value.T if is_dense_weight(name) else value
-        return float(loss), out
+        grads = {n: tf.zeros_like(model.params[n]) if g is None else tf.convert_to_tensor(g)
+                 for n, g in zip(names, grads)}
+        return float(loss), {n: g.numpy() for n, g in hf_layout(grads, tf.transpose).items()}

@@ -19,7 +19,7 @@ from albert_core.bucketing import bucket_length, pad_inputs, split_labels, unpad
 from albert_core.config import AlbertConfig
 from albert_core.errors import InputError
 from albert_core.inputs import prepare_inputs
-from albert_core.layout import param_table
+from albert_core.layout import hf_layout, param_table
 from albert_core.model import ModelOutput, compute_loss, forward
 
 from .ops import TFOps
@@ -38,19 +38,13 @@ class _TraceCache:
         self.signatures: list[tuple] = []
 
 
-def is_dense_weight(name: str) -> bool:
-    """Weights of dense layers (2-D, used by `linear`), which this backend stores as [in, out] kernels."""
-    return name.endswith(".weight") and not name.startswith("albert.embeddings.") and \
-        "distance_embedding" not in name and "LayerNorm" not in name and "layer_norm" not in name
-
-
 class AlbertTFModel(tf.Module):
     """ALBERT for `task` on TensorFlow. Call with HF's argument names; returns a `ModelOutput` of tensors.
 
     `params` maps HF parameter names to `tf.Variable`s (trainable when loaded with `trainable=True`), so
-    `model.trainable_variables` feeds `tf.GradientTape` and optimizers directly. Dense weights are held in
-    Keras' kernel layout `[in, out]` (the transpose of HF's `[out, in]`; `numpy_params()` and saving give HF's
-    layout), because TF's CPU matmul is faster on it. `bucket_multiple` is the
+    `model.trainable_variables` feeds `tf.GradientTape` and optimizers directly. Dense weights are held as
+    Keras-layout `[in, out]` kernels named `*.kernel` (HF's `*.weight` transposed; `numpy_params()` and saving
+    give HF's names and layout), because TF's CPU matmul is faster on them. `bucket_multiple` is the
     sequence bucket (1 disables padding: one trace per exact length); `trace_count` counts compilations.
     """
 
@@ -102,8 +96,9 @@ class AlbertTFModel(tf.Module):
         self._cache.traces += 1
         self._cache.signatures.append((tuple((k, tuple(v.shape)) for k, v in sorted(tensors.items())),
                                        output_attentions, output_hidden_states, training))
-        out = forward(self.ops, self.config, self.task, self.hf_view(), **tensors, output_attentions=output_attentions,
-                      output_hidden_states=output_hidden_states, training=training, rng=rng)
+        out = forward(self.ops, self.config, self.task, self.hf_params(), **tensors,
+                      output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                      training=training, rng=rng)
         return dict(out)
 
     def _graph_call(self, given: dict[str, Any], flags: dict[str, bool], rng: Any) -> ModelOutput:
@@ -130,12 +125,12 @@ class AlbertTFModel(tf.Module):
         t.setdefault("attention_mask", tf.ones(tf.shape(base), tf.int64))
         t.setdefault("token_type_ids", tf.zeros(tf.shape(base), tf.int64))
         t.setdefault("position_ids", tf.range(tf.shape(base)[-1], dtype=tf.int64)[None])
-        return forward(self.ops, c, self.task, self.hf_view(), **t, rng=rng, **flags)
+        return forward(self.ops, c, self.task, self.hf_params(), **t, rng=rng, **flags)
 
-    def hf_view(self) -> dict[str, tf.Tensor]:
-        """The parameters in HF's layout as the core model reads them: a transpose of each kernel, which TF's
-        graph optimizer folds into the matmul that consumes it (no copy at run time)."""
-        return {n: tf.transpose(v) if is_dense_weight(n) else v for n, v in self.params.items()}
+    def hf_params(self) -> dict[str, Any]:
+        """The variables in HF's names and layout, as the core model reads them: each kernel's transpose,
+        which TF's graph optimizer folds into the matmul that consumes it (no copy at run time)."""
+        return hf_layout(self.params, tf.transpose)
 
     # ---------------------------------------------------------------- introspection
     @property
@@ -150,11 +145,9 @@ class AlbertTFModel(tf.Module):
 
     def numpy_params(self) -> dict[str, np.ndarray]:
         """HF-named float32 host arrays (what `albert_core.save` writes)."""
-        out = {}
-        for spec in param_table(self.config, self.task):
-            value = _OPS.to_numpy(self.params[spec.name]).astype(np.float32, copy=False)
-            out[spec.name] = np.ascontiguousarray(value.T) if is_dense_weight(spec.name) else value
-        return out
+        view = self.hf_params()
+        return {s.name: _OPS.to_numpy(view[s.name]).astype(np.float32, copy=False)
+                for s in param_table(self.config, self.task)}
 
     def __repr__(self) -> str:
         return (f"AlbertTFModel(task={self.task!r}, dtype={self.dtype!r}, device={self.device!r}, "

@@ -15,6 +15,7 @@ import tensorflow as tf  # noqa: E402
 
 import albert_core as ac  # noqa: E402
 from albert_core.errors import BackendError, InputError  # noqa: E402
+from albert_core.layout import kernel_name  # noqa: E402
 
 CONFIG = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=4, num_hidden_groups=2,
               inner_group_num=2, num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
@@ -41,12 +42,15 @@ def test_registering_does_not_import_tensorflow():
 
 def test_params_are_hf_named_variables_and_trainable_only_when_asked():
     frozen, trainable = load("pretraining"), load("pretraining", trainable=True)
-    names = [s.name for s in ac.param_table(frozen.config, "pretraining")]
-    assert sorted(frozen.params) == sorted(names)
+    specs = ac.param_table(frozen.config, "pretraining")
+    # Dense weights are Keras-layout [in, out] kernels, named so; the rest keep HF's name and shape.
+    expected = {kernel_name(s.name) if s.dense else s.name: s.shape[::-1] if s.dense else s.shape for s in specs}
+    assert {n: tuple(v.shape) for n, v in frozen.params.items()} == expected
     assert all(isinstance(v, tf.Variable) for v in frozen.params.values())
-    assert frozen.trainable_variables == () and len(trainable.trainable_variables) == len(names)
-    np.testing.assert_array_equal(frozen.numpy_params()["predictions.bias"],
-                                  trainable.numpy_params()["predictions.bias"])
+    assert frozen.trainable_variables == () and len(trainable.trainable_variables) == len(specs)
+    host, tensors = frozen.numpy_params(), ac.init_params(frozen.config, "pretraining", seed=0)
+    for name in ("predictions.bias", "predictions.dense.weight"):  # HF's names and layout again
+        np.testing.assert_array_equal(host[name], tensors[name])
 
 
 def test_gradient_tape_reaches_every_parameter():
