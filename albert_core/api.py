@@ -45,6 +45,11 @@ class _TaskWeights(Mapping[str, np.ndarray]):
             return False
         return reader(self._source_of[name], out, start_row)
 
+    def mapped(self, name: str) -> np.ndarray | None:
+        """A copy-on-write memory map of the tensor when its reader offers one (no copy at all), else None."""
+        reader = getattr(self._ckpt.weights, "mapped", None)
+        return None if name in self._init or reader is None else reader(self._source_of[name])
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._order)
 

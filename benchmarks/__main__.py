@@ -19,7 +19,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import FRAMEWORKS, REPO_ROOT, WORK_DIR, checkpoint_folder, machine_info, run_worker
+from .common import (
+    FRAMEWORKS,
+    REPO_ROOT,
+    WORK_DIR,
+    checkpoint_folder,
+    machine_info,
+    median_run,
+    run_worker,
+    warm_page_cache,
+)
 from .report import write_reports
 
 SECTIONS = ("flops", "forward", "bf16", "load", "compile", "tokenizer")
@@ -30,6 +39,7 @@ FULL = {
     "bf16_shapes": [[8, 128]],
     "gemm": {"size": 4096, "reps": 5},
     "load_preset": "albert-xxlarge-v2",
+    "load_rounds": 2,  # each round runs ours and HF once, in alternating order
     "compile_shape": [8, 128],
     "stream": {"stream": 50, "stream_batch": 1, "min_len": 5, "max_len": 128},
     "tokenizer": {"sentences": 10_000, "repeats": 5},
@@ -41,6 +51,7 @@ QUICK = {
     "bf16_shapes": [[2, 64]],
     "gemm": {"size": 2048, "reps": 3},
     "load_preset": "albert-base-v2",
+    "load_rounds": 1,
     "compile_shape": [2, 64],
     "stream": {"stream": 8, "stream_batch": 1, "min_len": 5, "max_len": 64},
     "tokenizer": {"sentences": 1000, "repeats": 2},
@@ -119,13 +130,18 @@ def main(argv: list[str] | None = None) -> int:
     if "load" in sections:
         folder = checkpoint_folder(plan["load_preset"])
         weights = (folder / "model.safetensors").stat().st_size
-        results["load"] = {"preset": plan["load_preset"], "weights_bytes": weights, "cases": []}
+        results["load"] = {"preset": plan["load_preset"], "weights_bytes": weights, "rounds": plan["load_rounds"],
+                           "cases": []}
         for framework in frameworks:
-            for impl in ("ours", "hf"):
-                _log(f"load {plan['load_preset']} {framework} {impl}")
-                r = run_worker("load", {"framework": framework, "impl": impl, "folder": str(folder)},
-                               framework=framework, timeout=900)
-                results["load"]["cases"].append({"framework": framework, "impl": impl, **r})
+            runs: dict[str, list[dict[str, Any]]] = {"ours": [], "hf": []}
+            for round_ in range(plan["load_rounds"]):
+                for impl in ("ours", "hf") if round_ % 2 == 0 else ("hf", "ours"):
+                    _log(f"load {plan['load_preset']} {framework} {impl} (round {round_ + 1})")
+                    warm_page_cache(folder / "model.safetensors")  # both start from a file in the page cache
+                    runs[impl].append(run_worker("load", {"framework": framework, "impl": impl, "folder": str(folder)},
+                                                 framework=framework, timeout=900))
+            for impl, impl_runs in runs.items():
+                results["load"]["cases"].append({"framework": framework, "impl": impl, **median_run(impl_runs)})
     if "compile" in sections:
         folder = checkpoint_folder(plan["forward_preset"])
         results["compile"] = {}

@@ -87,6 +87,23 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
+def warm_page_cache(path: Path) -> None:
+    """Read a file once so that the next reader finds it in the page cache, whoever runs first."""
+    with open(path, "rb") as fh:
+        while fh.read(16 << 20):
+            pass
+
+
+def median_run(runs: list[dict[str, Any]], key: str = "folder_to_output_s") -> dict[str, Any]:
+    """The run with the median `key` (the lower middle one for an even count), plus every run's `key` value;
+    a failed run is returned as is."""
+    failed = [r for r in runs if "error" in r]
+    if failed:
+        return failed[0]
+    ordered = sorted(runs, key=lambda r: r[key])
+    return {**ordered[(len(ordered) - 1) // 2], f"{key}_runs": [round(r[key], 3) for r in runs]}
+
+
 def summarize(samples: list[float]) -> dict[str, Any]:
     """Median, best, and spread (interquartile range relative to the median) of timing samples in seconds."""
     ordered = sorted(samples)

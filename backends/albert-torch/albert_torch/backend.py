@@ -40,7 +40,9 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
-_NUMPY_DTYPES = (torch.float32, torch.float64, torch.float16)  # those torch can view as NumPy arrays
+# Those torch can view as NumPy arrays.
+NUMPY_DTYPES = {torch.float32: np.dtype("float32"), torch.float64: np.dtype("float64"),
+                torch.float16: np.dtype("float16")}
 
 
 class TorchBackend(Backend):
@@ -59,16 +61,21 @@ class TorchBackend(Backend):
             raise BackendError("dtype 'float64' is not supported on device 'mps'; use float32")
         model = AlbertTorchModel(config, task, info, dtype=DTYPES[dtype], device=dev)
         params = dict(model.named_parameters())
+        mapped, read_into = getattr(weights, "mapped", None), getattr(weights, "read_into", None)
         with torch.no_grad(), warnings.catch_warnings():
             # Memory-mapped checkpoint arrays are read-only; torch warns on viewing them, but we only read.
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            read_into = getattr(weights, "read_into", None)
             for name in weights:
                 param = params[name]
-                # One copy: a CPU parameter of the stored dtype is filled straight from the file; otherwise the
-                # host array is converted into the parameter's storage and dropped.
-                if param.device.type == "cpu" and param.dtype in _NUMPY_DTYPES and read_into is not None \
-                        and read_into(name, param.numpy()):
+                on_host = param.device.type == "cpu" and param.dtype in NUMPY_DTYPES
+                # No copy: a CPU parameter of the stored dtype becomes a copy-on-write map of the file (as HF's
+                # safetensors loading does), sharing the page cache. Else one copy: read into the parameter.
+                view = mapped(name) if on_host and mapped is not None else None
+                if view is not None and view.dtype == NUMPY_DTYPES[param.dtype] and \
+                        view.ctypes.data % view.itemsize == 0:
+                    param.data = torch.from_numpy(view)
+                    continue
+                if on_host and read_into is not None and read_into(name, param.numpy()):
                     continue
                 param.copy_(torch.from_numpy(np.asarray(weights[name])))
         for p in params.values():
@@ -84,4 +91,4 @@ class TorchBackend(Backend):
         grads = {name: (p.grad if p.grad is not None else torch.zeros_like(p)).detach().float().cpu().numpy()
                  for name, p in model.named_parameters()}
         model.zero_grad(set_to_none=True)
-        return float(loss), grads
+        return float(loss.detach()), grads

@@ -157,3 +157,23 @@ def test_numpy_params_are_float32_copies_that_save_round_trips(tmp_path):
     albert_core.save(model, tmp_path / "saved")
     again = albert_core.load(tmp_path / "saved", backend="torch", task="multiple-choice", dtype="bfloat16")
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
+
+def test_float32_weights_map_the_file_copy_on_write_and_survive_saving_over_it(tmp_path):
+    folder = albert_core.save(load("sequence-classification"), tmp_path / "m")
+    file_bytes = (folder / "model.safetensors").read_bytes()
+    model = albert_core.load(folder, backend="torch", task="sequence-classification")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = ids()
+    logits = model(x).logits
+    with torch.no_grad():  # writes to a mapped parameter stay in this process (copy-on-write)
+        model.classifier.bias.add_(1.0)
+    assert (folder / "model.safetensors").read_bytes() == file_bytes
+    # Saving other weights into the same folder replaces the file; the live model keeps its own bytes.
+    albert_core.save(random_checkpoint(TINY, "sequence-classification", seed=2).weights, folder, config=TINY,
+                     task="sequence-classification")
+    assert (folder / "model.safetensors").read_bytes() != file_bytes
+    with torch.no_grad():
+        model.classifier.bias.sub_(1.0)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    torch.testing.assert_close(model(x).logits, logits, rtol=0, atol=0)
