@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import jax
@@ -30,6 +32,21 @@ from .ops import JaxOps
 
 OPS = JaxOps()
 DEFAULT_BUCKET_MULTIPLE = 32
+# XLA:CPU compiles dots to YNNPACK kernels by default; for large batches its Eigen GEMMs are faster (measured
+# on the whole albert-base forward, AMD EPYC: 0.96x the time at 8x128, 0.69x at 8x512; but 1.06x at 1x128).
+# Per-computation options: the user's own jax programs are unaffected.
+LARGE_BATCH_ROWS = 1024
+LARGE_BATCH_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+
+
+@functools.cache
+def _large_batch_options_supported() -> bool:
+    """Whether this jaxlib knows the option (it is experimental; a newer XLA may rename or drop it)."""
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=LARGE_BATCH_COMPILER_OPTIONS)(np.float32(0)).block_until_ready()
+    except Exception:  # noqa: BLE001 - any rejection means: compile without it
+        return False
+    return True
 
 
 def _flatten_output(out: ModelOutput):
@@ -56,8 +73,10 @@ class AlbertJaxModel:
         self.ops = OPS
         self.bucket_multiple = DEFAULT_BUCKET_MULTIPLE
         self.compilations = 0  # traces of the jitted forward: one per bucket/flags/input-structure combination
-        self._jitted = jax.jit(self._traced_forward,
-                               static_argnames=("output_attentions", "output_hidden_states", "training"))
+        statics = ("output_attentions", "output_hidden_states", "training")
+        self._jitted = jax.jit(self._traced_forward, static_argnames=statics)
+        self._jitted_large = jax.jit(self._traced_forward, static_argnames=statics,
+                                     compiler_options=LARGE_BATCH_COMPILER_OPTIONS)
 
     # ------------------------------------------------------------------ pure function
     def apply(self, params: dict[str, Any], input_ids=None, attention_mask=None, token_type_ids=None,
@@ -100,8 +119,11 @@ class AlbertJaxModel:
         target = bucket_length(seq, max(1, int(self.bucket_multiple)), self.config.max_position_embeddings)
         inputs = pad_inputs(inputs, target)
         native = {k: jax.device_put(self._host_cast(k, v), self.device) for k, v in inputs.items()}
-        out = self._jitted(self.params, native, rng, output_attentions=bool(output_attentions),
-                           output_hidden_states=bool(output_hidden_states), training=bool(training))
+        rows = math.prod(base.shape[:-1]) * target  # token rows every dense layer multiplies
+        large = rows >= LARGE_BATCH_ROWS and self.device.platform == "cpu" and _large_batch_options_supported()
+        out = (self._jitted_large if large else self._jitted)(
+            self.params, native, rng, output_attentions=bool(output_attentions),
+            output_hidden_states=bool(output_hidden_states), training=bool(training))
         if target != seq:
             out = unpad_outputs(out, self.task, seq)
         if label_arrays:

@@ -178,3 +178,18 @@ def test_saved_fine_tuned_params_round_trip(tmp_path):
         np.testing.assert_array_equal(np.asarray(again.params[name]), np.asarray(value))
     hf = CheckpointFolder(tmp_path)
     np.testing.assert_array_equal(hf["classifier.weight"], np.asarray(params["classifier.kernel"]).T)
+
+
+def test_large_batches_compile_with_the_cpu_gemm_option_and_give_the_same_numbers(monkeypatch):
+    import albert_jax.model as jax_model
+
+    model = load_tiny("base")
+    x = np.random.default_rng(0).integers(1, 99, (2, 9))
+    small = model(x).last_hidden_state
+    assert jax_model._large_batch_options_supported()  # this jaxlib accepts it: the fast path is live
+    monkeypatch.setattr(jax_model, "LARGE_BATCH_ROWS", 2)
+    calls, original = [], model._jitted_large
+    model._jitted_large = lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs)
+    large = model(x).last_hidden_state
+    assert calls, "a batch at or above LARGE_BATCH_ROWS rows must use the large-batch compilation"
+    np.testing.assert_allclose(np.asarray(large), np.asarray(small), rtol=1e-5, atol=1e-5)
