@@ -11,6 +11,7 @@ import numpy as np
 
 from .config import AlbertConfig
 from .errors import BackendError
+from .formats import tensor_shape
 from .inputs import prepare_inputs
 from .model import ModelOutput, forward
 from .ops import Ops
@@ -34,8 +35,7 @@ def host_array(weights: Mapping[str, np.ndarray], name: str, *, transpose: bool 
     (`may_alias=True`) can adopt it instead of copying, and filled straight from the file when the reader has
     `read_into`. `transpose=True` gives a 2-D tensor's transpose (a `[in, out]` kernel), streamed through a
     small row buffer, so loading never holds a second full-size copy of a tensor."""
-    shape_of = getattr(weights, "shape", None)
-    shape = tuple(shape_of(name)) if callable(shape_of) else tuple(np.shape(weights[name]))
+    shape = tensor_shape(weights, name)
     read_into = getattr(weights, "read_into", None)
     if not transpose:
         out = empty_aligned(shape)

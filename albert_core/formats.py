@@ -31,8 +31,13 @@ class Checkpoint:
     architectures: list[str] | None = None
 
     def shape(self, name: str) -> tuple[int, ...]:
-        shape_of = getattr(self.weights, "shape", None)
-        return tuple(shape_of(name)) if callable(shape_of) else tuple(np.shape(self.weights[name]))
+        return tensor_shape(self.weights, name)
+
+
+def tensor_shape(weights: Mapping[str, np.ndarray], name: str) -> tuple[int, ...]:
+    """A tensor's shape, from the mapping's `shape(name)` when it has one (lazy readers), else by reading it."""
+    shape_of = getattr(weights, "shape", None)
+    return tuple(shape_of(name)) if callable(shape_of) else tuple(np.shape(weights[name]))
 
 
 class HFSafetensorsFormat:

@@ -32,8 +32,9 @@ from .ops import JaxOps
 
 OPS = JaxOps()
 DEFAULT_BUCKET_MULTIPLE = 32
-# XLA:CPU compiles dots to YNNPACK kernels by default; for large batches its Eigen GEMMs are faster (measured
-# on the whole albert-base forward, AMD EPYC: 0.96x the time at 8x128, 0.69x at 8x512; but 1.06x at 1x128).
+# XLA:CPU compiles dots to YNNPACK kernels by default; for large float32 batches its Eigen GEMMs are faster
+# (measured on the whole albert-base forward, AMD EPYC: 0.96x the time at 8x128, 0.69x at 8x512; but 1.06x at
+# 1x128). Not for bfloat16: YNNPACK has the native bf16 kernel (bf16/f32 went from 0.59x to 1.06x without it).
 # Per-computation options: the user's own jax programs are unaffected.
 LARGE_BATCH_ROWS = 1024
 LARGE_BATCH_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
@@ -120,7 +121,8 @@ class AlbertJaxModel:
         inputs = pad_inputs(inputs, target)
         native = {k: jax.device_put(self._host_cast(k, v), self.device) for k, v in inputs.items()}
         rows = math.prod(base.shape[:-1]) * target  # token rows every dense layer multiplies
-        large = rows >= LARGE_BATCH_ROWS and self.device.platform == "cpu" and _large_batch_options_supported()
+        large = rows >= LARGE_BATCH_ROWS and self.dtype == "float32" and self.device.platform == "cpu" and \
+            _large_batch_options_supported()
         out = (self._jitted_large if large else self._jitted)(
             self.params, native, rng, output_attentions=bool(output_attentions),
             output_hidden_states=bool(output_hidden_states), training=bool(training))
