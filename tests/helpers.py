@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import struct
 from pathlib import Path
 
@@ -31,3 +32,70 @@ def write_raw_safetensors(path: Path, header: dict | str, data: bytes = b"") -> 
     blob = raw.encode()
     path.write_bytes(struct.pack("<Q", len(blob)) + blob + data)
     return path
+
+
+def varied_texts(count: int, seed: int = 0) -> list[str]:
+    """Seeded random texts built from pieces that stress tokenizers: quotes, digit-comma splits, Unicode
+    normalisation, CJK, emoji, special-token look-alikes, whitespace of every kind."""
+    alphabet = [
+        "the",
+        "The",
+        "Quick",
+        "brown",
+        "fox",
+        "assert",
+        '"',
+        "``",
+        "''",
+        "'",
+        ",",
+        ".",
+        "9,9",
+        "1,000",
+        "a1,b",
+        "2019,",
+        "１２，３",
+        "²,",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\u00a0",
+        "\u3000",
+        "café",
+        "naïve",
+        "Ångström",
+        "İstanbul",
+        "ΟΔΟΣ",
+        "straße",
+        "ﬁ",
+        "①,",
+        "日本語",
+        "中文",
+        "한국어",
+        "🤔",
+        "👍🏽",
+        "e\u0301",
+        "[MASK]",
+        "[mask]",
+        "<UNK>",
+        "<unk>",
+        "[CLS]",
+        "[SEP]",
+        "<pad>",
+        "(",
+        ")",
+        "-",
+        "–",
+        "£",
+        "€",
+        "don't",
+        "x" * 30,
+        "\u200b",
+        "Ⅻ",
+        "™",
+    ]
+    rng = random.Random(seed)
+    return [
+        "".join(rng.choice(alphabet) + rng.choice(["", " "]) for _ in range(rng.randint(0, 12))) for _ in range(count)
+    ]

@@ -4,7 +4,6 @@ reference rules run against many texts, a tiny SentencePiece model trained here,
 from __future__ import annotations
 
 import io
-import random
 import time
 import unicodedata
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sentencepiece as spm
+from helpers import varied_texts
 
 from albert_core import _spm
 from albert_core.errors import TokenizerError, TokenizerTypeError
@@ -87,71 +87,6 @@ def reference_ids(sp: spm.SentencePieceProcessor, text: str, lower=True, remove_
             else:
                 ids.append(sp.piece_to_id(piece))
     return ids
-
-
-def varied_texts(count: int, seed: int = 0) -> list[str]:
-    alphabet = [
-        "the",
-        "The",
-        "Quick",
-        "brown",
-        "fox",
-        "assert",
-        '"',
-        "``",
-        "''",
-        "'",
-        ",",
-        ".",
-        "9,9",
-        "1,000",
-        "a1,b",
-        "2019,",
-        "１２，３",
-        "²,",
-        " ",
-        "  ",
-        "\t",
-        "\n",
-        "\u00a0",
-        "\u3000",
-        "café",
-        "naïve",
-        "Ångström",
-        "İstanbul",
-        "ΟΔΟΣ",
-        "straße",
-        "ﬁ",
-        "①,",
-        "日本語",
-        "中文",
-        "한국어",
-        "🤔",
-        "👍🏽",
-        "e\u0301",
-        "[MASK]",
-        "[mask]",
-        "<UNK>",
-        "<unk>",
-        "[CLS]",
-        "[SEP]",
-        "<pad>",
-        "(",
-        ")",
-        "-",
-        "–",
-        "£",
-        "€",
-        "don't",
-        "x" * 30,
-        "\u200b",
-        "Ⅻ",
-        "™",
-    ]
-    rng = random.Random(seed)
-    return [
-        "".join(rng.choice(alphabet) + rng.choice(["", " "]) for _ in range(rng.randint(0, 12))) for _ in range(count)
-    ]
 
 
 @pytest.fixture(scope="module")

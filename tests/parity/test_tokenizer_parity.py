@@ -7,12 +7,12 @@ its span, we do not, so its spans are compared after dropping that space).
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 import transformers
+from helpers import varied_texts
 
 from albert_core.tokenizer import AlbertTokenizer
 
@@ -49,56 +49,7 @@ HAND_PICKED = [
 ]
 
 
-def _random_texts(count: int, seed: int) -> list[str]:
-    pieces = [
-        "word",
-        "The",
-        "quick",
-        "assert",
-        '"',
-        "``",
-        "''",
-        "'",
-        ",",
-        ".",
-        "9,9",
-        "1,000",
-        "a1,b",
-        "2019,",
-        "１２，３",
-        " ",
-        "  ",
-        "\t",
-        "\n",
-        "café",
-        "naïve",
-        "İ",
-        "Σ",
-        "ß",
-        "ﬁ",
-        "日本",
-        "🤔",
-        "e\u0301",
-        "[MASK]",
-        "[mask]",
-        "<UNK>",
-        "[SEP]",
-        "(",
-        ")",
-        "-",
-        "–",
-        "£",
-        "€",
-        "don't",
-        "\u00a0",
-    ]
-    rng = random.Random(seed)
-    return [
-        "".join(rng.choice(pieces) + rng.choice(["", " "]) for _ in range(rng.randint(0, 15))) for _ in range(count)
-    ]
-
-
-TEXTS = HAND_PICKED + _random_texts(600, seed=1)
+TEXTS = HAND_PICKED + varied_texts(600, seed=1)
 
 
 @pytest.fixture(scope="module")
