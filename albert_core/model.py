@@ -89,7 +89,7 @@ def albert_layer(ops: Ops, c: AlbertConfig, p, prefix: str, x, bias, head_mask, 
                 c.hidden_dropout_prob)
     attn_out = ops.layer_norm(x + proj, p[f"{prefix}.attention.LayerNorm.weight"],
                               p[f"{prefix}.attention.LayerNorm.bias"], c.layer_norm_eps)
-    h = ops.activation(c.hidden_act, ops.linear(attn_out, p[f"{prefix}.ffn.weight"], p[f"{prefix}.ffn.bias"]))
+    h = ops.linear_activation(attn_out, p[f"{prefix}.ffn.weight"], p[f"{prefix}.ffn.bias"], c.hidden_act)
     h = ops.linear(h, p[f"{prefix}.ffn_output.weight"], p[f"{prefix}.ffn_output.bias"])  # [B, S, H]
     out = ops.layer_norm(h + attn_out, p[f"{prefix}.full_layer_layer_norm.weight"],
                          p[f"{prefix}.full_layer_layer_norm.bias"], c.layer_norm_eps)
@@ -167,7 +167,7 @@ def forward(
     out = ModelOutput()
     pooled = None
     if task in POOLED_TASKS:
-        pooled = ops.tanh(ops.linear(seq[:, 0], p["albert.pooler.weight"], p["albert.pooler.bias"]))  # [B, H]
+        pooled = ops.linear_activation(seq[:, 0], p["albert.pooler.weight"], p["albert.pooler.bias"], "tanh")  # [B, H]
     cls_drop = c.classifier_dropout_prob if c.classifier_dropout_prob is not None else c.hidden_dropout_prob
 
     if task == "base":
@@ -202,7 +202,7 @@ def forward(
 
 def mlm_logits(ops: Ops, c: AlbertConfig, p, seq):
     """Masked-LM head: dense H->E, activation, layer norm, decoder tied to the word embeddings."""
-    h = ops.activation(c.hidden_act, ops.linear(seq, p["predictions.dense.weight"], p["predictions.dense.bias"]))
+    h = ops.linear_activation(seq, p["predictions.dense.weight"], p["predictions.dense.bias"], c.hidden_act)
     h = ops.layer_norm(h, p["predictions.LayerNorm.weight"], p["predictions.LayerNorm.bias"], c.layer_norm_eps)
     return ops.linear(h, p["albert.embeddings.word_embeddings.weight"], p["predictions.bias"])   # [B, S, V]
 

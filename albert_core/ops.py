@@ -183,6 +183,12 @@ class Ops:
         return y if bias is None else y + bias
 
     @composite
+    def linear_activation(self, x: Any, weight: Any, bias: Any, activation: str) -> Any:
+        """`activation(linear(x, weight, bias))` for a config `hidden_act` name: one op, so that a backend can
+        run the activation inside the GEMM (oneDNN post-ops) rather than as a separate pass over the output."""
+        return self.activation(activation, self.linear(x, weight, bias))
+
+    @composite
     def embedding(self, table: Any, ids: Any, padding_idx: int | None = None) -> Any:
         """Embedding lookup; the values are `take(table, ids)`. Row `padding_idx` receives no gradient
         (PyTorch/HF semantics), which autodiff backends implement; separate from `take` so it can be fused."""

@@ -167,6 +167,9 @@ def _cases() -> list[OpCase]:
                scale=_linear_scale))
     add(OpCase("linear", "length-1-axes", lambda r, d: ((f(_normal(r, 1, 1, 8)), f(_normal(r, 1, 8)),
                                                          f(_normal(r, 1))), {}), scale=_linear_scale))
+    for name in ("gelu_new", "gelu", "tanh"):
+        add(OpCase("linear_activation", name, lambda r, d, name=name: (
+            (f(_normal(r, 2, 3, 8)), f(_normal(r, 5, 8)), f(_normal(r, 5)), name), {}), scale=_linear_scale))
     add(OpCase("embedding", "ids", lambda r, d: ((f(_normal(r, 10, 4)), i([[1, 9], [0, 0]])), {})))
     add(OpCase("softmax", "last-axis", lambda r, d: ((f(_normal(r, 2, 3, 7, scale=3.0)),), {})))
     add(OpCase("softmax", "middle-axis", lambda r, d: ((f(_normal(r, 2, 3, 7)),), {"axis": 1})))

@@ -181,6 +181,13 @@ class TFOps(Ops):
         return tf.reshape(y, (*lead, out))
 
     @composite
+    def linear_activation(self, x, weight, bias, activation):
+        # Grappler fuses MatMul + BiasAdd + activation into one oneDNN kernel only when the three are adjacent,
+        # so the activation runs on the 2-D GEMM output, before the reshape back to [..., out].
+        y, lead, out = self._gemm(x, weight, transpose_b=True)
+        return tf.reshape(self.activation(activation, tf.nn.bias_add(y, bias)), (*lead, out))
+
+    @composite
     def embedding(self, table, ids, padding_idx=None):
         out = tf.gather(table, ids)
         if padding_idx is not None:  # HF's nn.Embedding(padding_idx): the pad row gets no gradient from lookups
