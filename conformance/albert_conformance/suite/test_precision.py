@@ -15,7 +15,8 @@ from albert_conformance.tolerances import tolerance
 # Ops whose low-precision numerics the contract fixes (upcast softmax/norm, no NaN on masked rows), on inputs
 # whose results stay inside float16's range.
 LOW_PRECISION_OPS = [c for c in CASES if c.op in {"softmax", "log_softmax", "layer_norm", "attention", "gelu",
-                                                   "gelu_new", "silu", "relu", "linear", "matmul", "exp", "tanh"}
+                                                   "gelu_new", "silu", "relu", "linear", "linear_activation",
+                                                   "matmul", "exp", "tanh"}
                      and c.label not in {"large-magnitude", "wide-range", "large-negative", "masked-rows"}]
 LOW_PRECISION_CASES = ["pretraining-gelu_new-relative_key", "multiple-choice-gelu_new"]
 
