@@ -34,7 +34,7 @@ from .report import write_reports
 SECTIONS = ("flops", "forward", "bf16", "load", "compile", "tokenizer")
 FULL = {
     "forward_preset": "albert-base-v2",
-    "shapes": {"1x128": ([1, 128], 15), "8x128": ([8, 128], 9), "8x512": ([8, 512], 5)},  # shape, timed reps
+    "shapes": {"1x128": ([1, 128], 31), "8x128": ([8, 128], 15), "8x512": ([8, 512], 7)},  # shape, timed reps
     "warmup": 1,
     "bf16_shapes": [[8, 128]],
     "gemm": {"size": 4096, "reps": 5},
