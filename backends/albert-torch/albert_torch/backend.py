@@ -41,8 +41,8 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 # Those torch can view as NumPy arrays.
-NUMPY_DTYPES = {torch.float32: np.dtype("float32"), torch.float64: np.dtype("float64"),
-                torch.float16: np.dtype("float16")}
+_NUMPY_DTYPES = {torch.float32: np.dtype("float32"), torch.float64: np.dtype("float64"),
+                 torch.float16: np.dtype("float16")}
 
 
 class TorchBackend(Backend):
@@ -67,11 +67,11 @@ class TorchBackend(Backend):
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             for name in weights:
                 param = params[name]
-                on_host = param.device.type == "cpu" and param.dtype in NUMPY_DTYPES
+                on_host = param.device.type == "cpu" and param.dtype in _NUMPY_DTYPES
                 # No copy: a CPU parameter of the stored dtype becomes a copy-on-write map of the file (as HF's
                 # safetensors loading does), sharing the page cache. Else one copy: read into the parameter.
                 view = mapped(name) if on_host and mapped is not None else None
-                if view is not None and view.dtype == NUMPY_DTYPES[param.dtype] and \
+                if view is not None and view.dtype == _NUMPY_DTYPES[param.dtype] and \
                         view.ctypes.data % view.itemsize == 0:
                     param.data = torch.from_numpy(view)
                     continue
