@@ -6,7 +6,9 @@ checked are the same for every backend.
 
 from __future__ import annotations
 
+import copy
 import os
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -136,3 +138,58 @@ def assert_outputs_close(ours: dict[str, np.ndarray], ref: dict[str, np.ndarray]
     assert sorted(ours) == sorted(ref), f"output fields differ: ours {sorted(ours)} vs HF {sorted(ref)}"
     for key in ref:
         np.testing.assert_allclose(ours[key], ref[key], atol=atol, rtol=rtol, err_msg=f"output {key!r}")
+
+
+# Gradients: the error model. The reference is HF's PyTorch class run in float64 on the same weights and inputs,
+# so its own rounding (~1e-16 relative) is negligible and the tolerance covers only our float32 error. Each
+# gradient entry is a sum over the backward graph of products of activations and upstream gradients; every one of
+# those roundings has relative error <= eps32 (1.19e-7) of a term no larger than the model's largest gradient G
+# times O(1) activations (layer-normed), and sums of a few hundred terms accumulate them like a random walk.
+# So every entry is held to GRAD_ULPS float32 ulps of G:  |ours - ref| <= GRAD_ULPS * eps32 * G.
+# Measured (see the margin summary pytest prints for this folder): the worst entry over every gradient test,
+# with threads on/off and oneDNN on/off, is under 1/10 of this; a real bug (a head's sign, a group index)
+# moves gradients by a sizeable fraction of G, millions of ulps.
+EPS32 = float(np.finfo(np.float32).eps)
+GRAD_ULPS = 256
+GRADIENT_MARGINS: dict[str, float] = {}  # test id -> worst |error| / tolerance, printed at the end of the run
+
+
+def float64_loss_and_grads(model, inputs: Mapping) -> tuple[float, dict[str, np.ndarray]]:
+    """HF's loss and the gradient of every parameter (HF names, a tied weight under each of its names), from a
+    float64 copy of `model` in eval mode; parameters the loss does not reach get zeros."""
+    ref = copy.deepcopy(model).double().eval()
+    ref.zero_grad(set_to_none=True)
+    args = {k: torch.as_tensor(np.asarray(v)) for k, v in inputs.items()}
+    loss = ref(**{k: v.double() if v.is_floating_point() else v for k, v in args.items()}).loss
+    loss.backward()
+    return float(loss.detach()), {name: np.zeros(tuple(p.shape)) if p.grad is None else p.grad.numpy()
+                         for name, p in ref.named_parameters(remove_duplicate=False)}
+
+
+def assert_loss_close(ours: float, ref: float) -> None:
+    """A float32 loss against the float64 one: a scalar after a few thousand roundings of O(1) terms."""
+    assert abs(ours - ref) <= GRAD_ULPS * EPS32 * max(1.0, abs(ref)), f"loss {ours!r} vs float64 {ref!r}"
+
+
+def assert_gradients_close(ours: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray], test_id: str) -> None:
+    """Every gradient of `ours` (HF names) within the error model above of the float64 reference `ref`."""
+    assert set(ours) <= set(ref), f"gradients with no HF parameter: {sorted(set(ours) - set(ref))}"
+    scale = max(float(np.abs(g).max()) for g in ref.values())
+    assert scale > 0, "the reference loss has no gradient at all"
+    tol = GRAD_ULPS * EPS32 * scale
+    worst = 0.0
+    for name in sorted(ours):
+        got, want = np.asarray(ours[name], np.float64), ref[name]
+        assert got.shape == want.shape, f"{name}: gradient shape {got.shape}, HF {want.shape}"
+        diff = float(np.abs(got - want).max())
+        worst = max(worst, diff / tol)
+        assert diff <= tol, (f"{name}: max |ours - float64 HF| = {diff:.3g} > {tol:.3g} ({GRAD_ULPS} float32 ulps "
+                             f"of the largest gradient {scale:.3g}; {diff / (EPS32 * scale):.0f} ulps)")
+    GRADIENT_MARGINS[test_id] = worst
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if GRADIENT_MARGINS:
+        terminalreporter.section(f"gradient error / tolerance ({GRAD_ULPS} float32 ulps of the largest gradient)")
+        for test_id, ratio in sorted(GRADIENT_MARGINS.items(), key=lambda kv: -kv[1]):
+            terminalreporter.write_line(f"{ratio:8.4f}  {test_id}")

@@ -1,6 +1,6 @@
 """Parity of the JAX backend with HF transformers: PyTorch ALBERT (every head, argument and loss) and Flax
 ALBERT (where it has the head), on random weights that HF itself saved; gradients of every loss with respect
-to every parameter against PyTorch autograd. Test-only dependency: transformers<5 with torch and flax."""
+to every parameter against PyTorch autograd in float64. Test-only dependency: transformers<5 with torch and flax."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 import transformers
+from conftest import assert_gradients_close, assert_loss_close, float64_loss_and_grads
 
 import albert_core as ac
 from albert_core.layout import canonical_name, hf_layout
 
 ATOL = 1e-5
-GRAD_RTOL = 1e-4
 SMALL = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=4, num_hidden_groups=2,
              inner_group_num=2, num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
              hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0,
@@ -169,26 +169,18 @@ def test_every_head_matches_hf_flax(tmp_path_factory, task):
 
 @pytest.mark.parametrize("task, variant", [(t, "absolute-gelu_new") for t in TORCH_CLASSES if t != "base"]
                          + [("masked-lm", "relative_key_query")])
-def test_loss_gradients_match_pytorch_for_every_parameter(tmp_path_factory, task, variant):
+def test_loss_gradients_match_pytorch_for_every_parameter(tmp_path_factory, request, task, variant):
     model, folder = hf_model(tmp_path_factory, task, variant)
     ours = ac.load(folder, backend="jax", task=task, trainable=True)
     inputs = make_inputs(task, seed=4)
-    model.zero_grad()
-    model(**{k: torch.as_tensor(v) for k, v in inputs.items()}).loss.backward()
-    # An unused parameter (position embeddings under relative positions) has no torch grad: it is zero.
-    torch_grads = {canonical_name(n): np.zeros(tuple(p.shape), np.float32) if p.grad is None else p.grad.numpy()
-                   for n, p in model.named_parameters()}
-    # Gradients that are analytically zero (the key bias: softmax ignores a per-row shift) are rounding
-    # noise in both frameworks, so each tensor's scale has a floor at 1% of the largest gradient.
-    floor = 1e-2 * max(float(np.abs(g).max()) for g in torch_grads.values())
+    ref_loss, ref_grads = float64_loss_and_grads(model, inputs)
+    ref_grads = {canonical_name(n): ref_grads[n] for n, _ in model.named_parameters()}  # tied ones once
 
     def loss_fn(params):
         return ours.apply(params, **{k: jnp.asarray(v) for k, v in inputs.items()}).loss
 
-    grads = hf_layout(jax.jit(jax.grad(loss_fn))(ours.params), jnp.transpose)  # kernels back to HF's weights
-    assert set(grads) == set(torch_grads)
-    for name, g in grads.items():
-        want = torch_grads[name]
-        scale = max(float(np.abs(want).max()), floor)
-        diff = float(np.abs(np.asarray(g) - want).max())
-        assert diff <= GRAD_RTOL * scale, f"{name}: max |diff| {diff:.3g} vs max |grad| {scale:.3g}"
+    loss, grads = jax.jit(jax.value_and_grad(loss_fn))(ours.params)
+    grads = hf_layout(grads, jnp.transpose)  # kernels back to HF's weights
+    assert set(grads) == set(ref_grads)
+    assert_gradients_close(grads, ref_grads, request.node.name)
+    assert_loss_close(float(loss), ref_loss)
