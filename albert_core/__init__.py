@@ -3,9 +3,12 @@
 Importing this package imports no framework; a backend's framework is imported when it is first used.
 """
 
-from . import safetensors_io  # noqa: F401  (public submodule: albert_core.safetensors_io)
+import sys as _sys
+
+from . import checkpoints, numpy_backend  # noqa: F401  (numpy_backend: for MOVED_MODULES)
 from .api import load, random_checkpoint, save
-from .backend import AlbertModel, Backend, LoadInfo
+from .backend import AlbertModel, Backend, LoadedModel, LoadInfo, OpsModel
+from .checkpoints import Checkpoint
 from .config import PRESETS, AlbertConfig
 from .errors import (
     AlbertError,
@@ -18,7 +21,6 @@ from .errors import (
     TokenizerError,
     TokenizerTypeError,
 )
-from .formats import Checkpoint
 from .hookspecs import hookimpl
 from .layout import TASKS, init_params, param_table
 from .model import ModelOutput
@@ -26,6 +28,14 @@ from .ops import Ops
 from .plugins import available_backends, get_backend
 
 __version__ = "0.1.0"
+
+# Import paths from before the subsystem packages, kept working: old module -> the (already imported) new one.
+MOVED_MODULES = {"formats": "checkpoints.formats", "safetensors_io": "checkpoints.safetensors_file",
+                 "convert": "checkpoints.convert", "backends": "numpy_backend",
+                 "backends.numpy_backend": "numpy_backend"}
+for _old, _new in MOVED_MODULES.items():
+    _sys.modules[f"{__name__}.{_old}"] = _sys.modules[f"{__name__}.{_new}"]
+safetensors_io = checkpoints.safetensors_file  # attribute access `albert_core.safetensors_io`, as before
 
 
 def __getattr__(name: str):
@@ -43,7 +53,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "PRESETS", "TASKS", "AlbertConfig", "AlbertError", "AlbertModel", "AlbertTokenizer", "Backend", "BackendError",
-    "Checkpoint", "CheckpointError", "ConfigError", "InputError", "InputTypeError", "LoadInfo", "ModelOutput", "Ops",
+    "Checkpoint", "CheckpointError", "ConfigError", "InputError", "InputTypeError", "LoadInfo", "LoadedModel",
+    "ModelOutput", "Ops", "OpsModel",
     "PluginError", "TokenizerError", "TokenizerTypeError", "available_backends", "get_backend", "hookimpl",
     "init_params", "load", "param_table", "pipeline", "random_checkpoint", "save",
 ]

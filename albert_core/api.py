@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 
 from .backend import LoadInfo
+from .checkpoints import Checkpoint, HFSafetensorsFormat, read_checkpoint
 from .config import PRESETS, AlbertConfig
 from .errors import CheckpointError, ConfigError
-from .formats import Checkpoint, HFSafetensorsFormat, read_checkpoint
 from .layout import ARCHITECTURES, hf_layout, init_params, param_table, resolve_weights, task_check
 from .plugins import get_backend
+from .tasks import BASE, PRETRAINING, task_spec
 
 RANDOM_PREFIX = "random:"
 # `random:tiny`: a small shape for smoke tests and docs; its vocabulary matches the official 30k SentencePiece
@@ -57,7 +58,7 @@ class _TaskWeights(Mapping[str, np.ndarray]):
         return len(self._order)
 
 
-def random_checkpoint(preset_or_config: str | AlbertConfig, task: str = "base", seed: int = 0) -> Checkpoint:
+def random_checkpoint(preset_or_config: str | AlbertConfig, task: str = BASE, seed: int = 0) -> Checkpoint:
     """Seeded random weights for a preset name (`"albert-base-v2"`), `"tiny"`, or a config: the CLI's default model."""
     if isinstance(preset_or_config, AlbertConfig):
         config = preset_or_config
@@ -73,7 +74,7 @@ def _resolve_source(source: Any) -> Checkpoint:
         return source
     text = os.fspath(source)
     if text.startswith(RANDOM_PREFIX):
-        return random_checkpoint(text[len(RANDOM_PREFIX):], "pretraining")
+        return random_checkpoint(text[len(RANDOM_PREFIX):], PRETRAINING)  # every head's weights but a classifier's
     if not Path(text).exists() and (text in PRESETS or "/" in text and not text.startswith((".", "/"))):
         return _from_hub(text)
     return read_checkpoint(text)[1]
@@ -94,7 +95,7 @@ def _from_hub(name: str) -> Checkpoint:
     return read_checkpoint(folder)[1]
 
 
-def load(source: Any, backend: str = "numpy", task: str = "base", *, dtype: str = "float32",
+def load(source: Any, backend: str = "numpy", task: str = BASE, *, dtype: str = "float32",
          device: str | None = None, trainable: bool = False, init_missing_heads: bool = False, seed: int = 0,
          num_labels: int | list[str] | None = None, config: AlbertConfig | None = None) -> Any:
     """Load an ALBERT model for `task` on `backend`.
@@ -111,9 +112,10 @@ def load(source: Any, backend: str = "numpy", task: str = "base", *, dtype: str 
     cfg = config or ckpt.config
     if num_labels is not None:
         cfg = cfg.with_labels(num_labels)
-    if task in ("pretraining", "question-answering") and cfg.num_labels != 2:
-        raise ConfigError(f"task {task!r} needs num_labels=2 (HF sizes its head by num_labels), got "
-                          f"{cfg.num_labels}; pass num_labels=2")
+    needed = task_spec(task).num_labels
+    if needed is not None and cfg.num_labels != needed:
+        raise ConfigError(f"task {task!r} needs num_labels={needed} (HF sizes its head by num_labels), got "
+                          f"{cfg.num_labels}; pass num_labels={needed}")
     names = list(ckpt.weights)
     source_of, missing_heads, unused = resolve_weights(cfg, task, names, {n: ckpt.shape(n) for n in names},
                                                        init_missing_heads=init_missing_heads)

@@ -1,59 +1,20 @@
-"""`Backend`: what a plugin's factory returns, and the generic model object backends can reuse or extend."""
+"""`Backend`: what a plugin's factory returns; `LoadedModel`: what every backend's loaded model provides; and
+`OpsModel`, the generic model object a backend without a native model class returns."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .checkpoints.host import HOST_ALIGNMENT, empty_aligned, host_array  # noqa: F401  (an earlier documented path)
 from .config import AlbertConfig
 from .errors import BackendError
-from .formats import tensor_shape
 from .inputs import prepare_inputs
 from .model import ModelOutput, forward
 from .ops import Ops
-
-# Bytes: TensorFlow and XLA adopt a host buffer without copying only when it is this aligned.
-HOST_ALIGNMENT = 64
-_STREAM_BYTES = 16 << 20  # buffer for reading a transposed tensor in row chunks
-_TRANSPOSE_ROWS = 16  # NumPy transposes a 16-row strip 3x faster than a 1024-row one (measured: cache, TLB)
-
-
-def empty_aligned(shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
-    """An uninitialised C-contiguous array whose data starts on a `HOST_ALIGNMENT`-byte boundary."""
-    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-    raw = np.empty(nbytes + HOST_ALIGNMENT, np.uint8)
-    start = -raw.ctypes.data % HOST_ALIGNMENT
-    return raw[start:start + nbytes].view(dtype).reshape(shape)
-
-
-def host_array(weights: Mapping[str, np.ndarray], name: str, *, transpose: bool = False) -> np.ndarray:
-    """Parameter `name` as a fresh float32 host array the caller owns: aligned, so TF (via DLPack) and JAX
-    (`may_alias=True`) can adopt it instead of copying, and filled straight from the file when the reader has
-    `read_into`. `transpose=True` gives a 2-D tensor's transpose (a `[in, out]` kernel), streamed through a
-    small row buffer, so loading never holds a second full-size copy of a tensor."""
-    shape = tensor_shape(weights, name)
-    read_into = getattr(weights, "read_into", None)
-    if not transpose:
-        out = empty_aligned(shape)
-        if read_into is None or not read_into(name, out):
-            out[...] = weights[name]
-        return out
-    rows, cols = shape
-    out = empty_aligned((cols, rows))
-    buffer = np.empty((max(1, min(rows, _STREAM_BYTES // max(1, 4 * cols))), cols), np.float32)
-    for start in range(0, rows, len(buffer)):
-        chunk = buffer[: min(len(buffer), rows - start)]
-        if read_into is None or not read_into(name, chunk, start):
-            out[...] = np.asarray(weights[name]).T  # a reader without row access: one temporary tensor
-            break
-        for row in range(0, len(chunk), _TRANSPOSE_ROWS):
-            strip = chunk[row:row + _TRANSPOSE_ROWS]
-            out[:, start + row:start + row + len(strip)] = strip.T
-    return out
 
 
 @dataclass
@@ -66,22 +27,46 @@ class LoadInfo:
     skipped: list[str] = field(default_factory=list)  # checkpoint entries a format reader dropped
 
 
+@runtime_checkable
+class LoadedModel(Protocol):
+    """What `albert_core.load` returns on every backend, whatever its native type (an `OpsModel`, an
+    `nn.Module`, a JAX params holder, a `tf.Module`); the conformance suite checks each backend's model."""
+
+    config: AlbertConfig
+    task: str
+    load_info: LoadInfo
+
+    @property
+    def dtype(self) -> str:
+        """The parameters' dtype, as the op contract names it ("float32", "bfloat16", ...)."""
+
+    @property
+    def ops(self) -> Ops:
+        """The backend's ops for this model (its `to_numpy` turns the model's outputs into host arrays)."""
+
+    def numpy_params(self) -> dict[str, np.ndarray]:
+        """HF-named float32 host arrays in HF's layout: what `albert_core.save` writes."""
+
+    def __call__(self, input_ids: Any = None, attention_mask: Any = None, token_type_ids: Any = None,
+                 position_ids: Any = None, head_mask: Any = None, inputs_embeds: Any = None, **kwargs: Any) -> Any:
+        """HF's arguments (validated on the host first) and labels -> a `ModelOutput` of native tensors."""
+
+
 class Backend:
     """A compute backend. Subclasses set `name`, `ops`, `framework`, `dtypes`, and may override `build`.
 
-    The default `build` returns an `AlbertModel` (host validation + the core model on `ops`), which is all
+    The default `build` returns an `OpsModel` (host validation + the core model on `ops`), which is all
     a new backend needs; framework backends return native objects (an `nn.Module`, a params pytree with a
-    jitted apply, a `tf.Module`) built on the same pieces.
+    jitted apply, a `tf.Module`) built on the same pieces. Every one satisfies `LoadedModel`.
     """
 
     name: str = "abstract"
     ops: Ops
     framework: str | None = None  # import name of the framework, for versions and messages
     dtypes: tuple[str, ...] = ("float32",)
-    supports_training: bool = False
+    supports_training: bool = False  # `trainable=True` loads work and `loss_and_grads` is implemented
     # Known conformance gaps: op name or test-name pattern -> reason (strict expected failures; see
-    # docs/conformance.md). A backend with `supports_training` also provides
-    # `loss_and_grads(model, inputs) -> (loss, {HF name: gradient as a host array})` for the suite.
+    # docs/conformance.md).
     known_gaps: dict[str, str] = {}
 
     def framework_version(self) -> str | None:
@@ -114,11 +99,22 @@ class Backend:
         self.check_device(device)
         if trainable and not self.supports_training:
             raise BackendError(f"backend {self.name!r} does not support training; load with trainable=False")
-        return AlbertModel(self, config, task, self.convert_params(weights, dtype, device), dtype, info or LoadInfo())
+        return OpsModel(self, config, task, self.convert_params(weights, dtype, device), dtype, info or LoadInfo())
+
+    def loss_and_grads(self, model: Any, inputs: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+        """The eval-mode loss of `model(**inputs)` (`inputs` hold the task's labels; dropout off) and its gradient
+        with respect to every parameter, keyed by HF name, as host arrays in HF's layout.
+
+        Backends that declare `supports_training` implement it with their framework's autodiff; the conformance
+        suite checks it against finite differences of the NumPy float64 loss.
+        """
+        raise BackendError(f"backend {self.name!r} does not support training, so it has no gradients; "
+                           "use a backend with supports_training (torch, jax, tensorflow)")
 
 
-class AlbertModel:
-    """A loaded model on any backend: call it with HF's argument names, get HF's output fields.
+class OpsModel:
+    """The generic loaded model: the core forward on a backend's `ops`, for backends without a native model class.
+    Call it with HF's argument names, get HF's output fields.
 
     Inputs may be NumPy arrays, nested lists or the backend's tensors; they are validated on the host
     first. Outputs are the backend's native tensors.
@@ -144,5 +140,8 @@ class AlbertModel:
         return {name: self.ops.to_numpy(value) for name, value in self.params.items()}
 
     def __repr__(self) -> str:
-        return (f"AlbertModel(task={self.task!r}, backend={self.backend.name!r}, dtype={self.dtype!r}, "
+        return (f"OpsModel(task={self.task!r}, backend={self.backend.name!r}, dtype={self.dtype!r}, "
                 f"hidden_size={self.config.hidden_size}, layers={self.config.num_hidden_layers})")
+
+
+AlbertModel = OpsModel  # its first name, kept for existing code (HF's `AlbertModel` is the headless base)

@@ -14,9 +14,9 @@ import numpy as np
 
 from .config import AlbertConfig
 from .errors import InputError, InputTypeError
-from .model import problem_type
+from .ops import IGNORE_INDEX
+from .tasks import SPECS, TASKS, problem_type, task_spec
 
-IGNORE_INDEX = -100
 _Host = Callable[[Any], np.ndarray]
 
 
@@ -67,7 +67,7 @@ def prepare_inputs(config: AlbertConfig, task: str, to_host: _Host = np.asarray,
                    start_positions=None, end_positions=None) -> dict[str, np.ndarray]:
     """Validate every given input and return them as NumPy arrays (ids as int64); absent ones are omitted."""
     c = config
-    lead = 2 if task == "multiple-choice" else 1  # batch dims before the sequence axis
+    lead = 2 if task_spec(task).choices else 1  # batch dims before the sequence axis
     if (input_ids is None) == (inputs_embeds is None):
         raise InputError("pass exactly one of input_ids and inputs_embeds "
                          f"(got {'both' if input_ids is not None else 'neither'})")
@@ -135,41 +135,48 @@ def prepare_inputs(config: AlbertConfig, task: str, to_host: _Host = np.asarray,
 def _labels(c: AlbertConfig, task: str, shape: tuple[int, ...], to_host: _Host, labels, sentence_order_label,
             start_positions, end_positions) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
+    spec = task_spec(task)
+    given = {name: value for name, value in (("labels", labels), ("sentence_order_label", sentence_order_label),
+                                             ("start_positions", start_positions), ("end_positions", end_positions))
+             if value is not None}
     batch = shape[0]
-    if (start_positions is None) != (end_positions is None):
-        raise InputError("pass both start_positions and end_positions (or neither) to get a loss")
-    if start_positions is not None:
-        if task != "question-answering":
-            raise InputError(f"start_positions/end_positions only apply to task 'question-answering', not {task!r}")
-        for name, value in (("start_positions", start_positions), ("end_positions", end_positions)):
-            arr = _ints(name, _host(name, value, to_host)).reshape(-1)
+    wrong = [name for name in given if name not in spec.labels]
+    if wrong:
+        owners = {t for name in wrong for t in TASKS if name in SPECS[t].labels}
+        if len(owners) == 1 and "labels" not in wrong:
+            verb = "apply" if len(wrong) > 1 else "applies"
+            raise InputError(f"{'/'.join(wrong)} only {verb} to task {owners.pop()!r}, not {task!r}")
+        use = f"; use {' and '.join(spec.labels)}" if spec.labels else ""
+        raise InputError(f"task {task!r} takes no {' or '.join(wrong)}{use}")
+    if not given:
+        return out
+    if len(given) < len(spec.labels):
+        missing = " and ".join(name for name in spec.labels if name not in given)
+        raise InputError(f"task {task!r} needs {missing} too: pass both {' and '.join(spec.labels)} (or neither) "
+                         "to get a loss")
+    if spec.label_kind == "span":
+        for name in spec.labels:
+            arr = _ints(name, _host(name, given[name], to_host)).reshape(-1)
             _shape(name, arr, (batch,), "one position per sequence")
             out[name] = arr  # out-of-range positions are clamped and ignored, as HF does
-    if sentence_order_label is not None:
-        if task != "pretraining":
-            raise InputError(f"sentence_order_label only applies to task 'pretraining', not {task!r}")
+        return out
+    if sentence_order_label is not None:  # pretraining
         sop = _ints("sentence_order_label", _host("sentence_order_label", sentence_order_label, to_host)).reshape(-1)
         _shape("sentence_order_label", sop, (batch,), "one label per sequence")
         _in_range("sentence_order_label", sop, 0, 2, (IGNORE_INDEX,))
         out["sentence_order_label"] = sop
-        if labels is None:
-            raise InputError("task 'pretraining' needs labels (MLM) together with sentence_order_label for a loss")
-    if labels is None:
-        return out
     raw = _host("labels", labels, to_host)
-    if task in ("pretraining", "masked-lm", "token-classification"):
+    if spec.label_kind == "token":
         lab = _ints("labels", raw)
-        _shape("labels", lab, shape, "one label per token, -100 to ignore a token")
-        high = c.vocab_size if task != "token-classification" else c.num_labels
-        _in_range("labels", lab, 0, high, (IGNORE_INDEX,))
-        if task == "pretraining" and sentence_order_label is None:
-            raise InputError("task 'pretraining' needs sentence_order_label together with labels for a loss")
-    elif task == "multiple-choice":
+        _shape("labels", lab, shape, f"one label per token, {IGNORE_INDEX} to ignore a token")
+        _in_range("labels", lab, 0, getattr(c, spec.token_label_bound), (IGNORE_INDEX,))
+    elif spec.label_kind == "choice":
         lab = _ints("labels", raw).reshape(-1)
         _shape("labels", lab, (batch,), "one correct choice per example")
         _in_range("labels", lab, 0, shape[1], (IGNORE_INDEX,))
-    elif task == "sequence-classification":
-        kind = problem_type(c, "int64" if np.issubdtype(raw.dtype, np.integer) else "float32")
+    else:  # "sequence"
+        kind = problem_type(c.problem_type, c.num_labels, "int64" if np.issubdtype(raw.dtype, np.integer) else
+                             "float32")
         if kind == "single_label_classification":
             lab = _ints("labels", raw).reshape(-1)
             _shape("labels", lab, (batch,), "one class id per sequence")
@@ -181,8 +188,5 @@ def _labels(c: AlbertConfig, task: str, shape: tuple[int, ...], to_host: _Host, 
                 raise InputError(f"labels for {kind} have shape {lab.shape}; expected one of {sorted(want)}")
             if not np.isfinite(lab).all():
                 raise InputError("labels contain NaN or Inf")
-    else:
-        raise InputError(f"task {task!r} takes no labels" + (
-            "; use start_positions and end_positions" if task == "question-answering" else ""))
     out["labels"] = lab
     return out

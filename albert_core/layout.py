@@ -14,28 +14,16 @@ from typing import Any
 import numpy as np
 
 from .config import AlbertConfig
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError
+from .tasks import SPECS, TASKS, task_check, task_spec  # noqa: F401  (TASKS, task_check: re-exported)
 
-TASKS = (
-    "base", "pretraining", "masked-lm", "sequence-classification", "token-classification",
-    "question-answering", "multiple-choice",
-)
 # HF class names, used for `architectures` in config.json and in messages.
-ARCHITECTURES = {
-    "base": "AlbertModel",
-    "pretraining": "AlbertForPreTraining",
-    "masked-lm": "AlbertForMaskedLM",
-    "sequence-classification": "AlbertForSequenceClassification",
-    "token-classification": "AlbertForTokenClassification",
-    "question-answering": "AlbertForQuestionAnswering",
-    "multiple-choice": "AlbertForMultipleChoice",
-}
-# Tasks whose HF class builds the pooler (the others construct `AlbertModel(add_pooling_layer=False)`).
-POOLED_TASKS = frozenset({"base", "pretraining", "sequence-classification", "multiple-choice"})
+ARCHITECTURES = {name: spec.hf_class for name, spec in SPECS.items()}
+POOLED_TASKS = frozenset(name for name, spec in SPECS.items() if spec.pooled)
 
 # Keys a checkpoint may carry that are not parameters of their own.
 IGNORED_KEYS = frozenset({"albert.embeddings.position_ids"})
-ALIASES = {  # tied copies HF may write: alias -> canonical
+TIED_ALIASES = {  # tied copies HF may write: alias -> canonical
     "predictions.decoder.weight": "albert.embeddings.word_embeddings.weight",
     "predictions.decoder.bias": "predictions.bias",
 }
@@ -51,16 +39,6 @@ class ParamSpec:
     init: str  # "normal" | "zeros" | "ones"
     group: int | None = None  # layer group whose layers share it, for encoder layer weights
     dense: bool = False  # the [out, in] weight of a dense layer (what `ops.linear` multiplies by)
-
-
-def task_check(task: str) -> str:
-    if task not in TASKS:
-        import difflib
-
-        close = difflib.get_close_matches(task, TASKS, n=2)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"task {task!r} is not known; use one of {TASKS}.{hint}")
-    return task
 
 
 def _dense(prefix: str, out: int, inp: int, role: str, group: int | None = None) -> list[ParamSpec]:
@@ -79,7 +57,6 @@ def layer_prefix(group: int, inner: int) -> str:
 
 def param_table(config: AlbertConfig, task: str) -> list[ParamSpec]:
     """Every parameter the model for `task` owns, in a stable order."""
-    task_check(task)
     c = config
     E, H, I, V = c.embedding_size, c.hidden_size, c.intermediate_size, c.vocab_size
     specs = [
@@ -102,19 +79,18 @@ def param_table(config: AlbertConfig, task: str) -> list[ParamSpec]:
             specs += _dense(f"{p}.ffn", I, H, "encoder", g)
             specs += _dense(f"{p}.ffn_output", H, I, "encoder", g)
             specs += _norm(f"{p}.full_layer_layer_norm", H, "encoder", g)
-    if task in POOLED_TASKS:
+    roles = task_spec(task).roles
+    if "pooler" in roles:
         specs += _dense("albert.pooler", H, H, "pooler")
-    if task in ("pretraining", "masked-lm"):
+    if "predictions" in roles:
         specs += _dense("predictions.dense", E, H, "predictions")
         specs += _norm("predictions.LayerNorm", E, "predictions")
         specs.append(ParamSpec("predictions.bias", (V,), "predictions", "zeros"))
-    if task == "pretraining":
+    if "sop" in roles:
         specs += _dense("sop_classifier.classifier", c.num_labels, H, "sop")  # HF sizes it by num_labels (2)
-    if task in ("sequence-classification", "token-classification"):
-        specs += _dense("classifier", c.num_labels, H, "classifier")
-    if task == "multiple-choice":
-        specs += _dense("classifier", 1, H, "classifier")
-    if task == "question-answering":
+    if "classifier" in roles:  # one score per choice for multiple choice
+        specs += _dense("classifier", 1 if task_spec(task).choices else c.num_labels, H, "classifier")
+    if "qa" in roles:
         specs += _dense("qa_outputs", c.num_labels, H, "qa")
     return specs
 
@@ -145,7 +121,17 @@ def all_known_names(config: AlbertConfig) -> set[str]:
     names: set[str] = set()
     for task in TASKS:
         names.update(s.name for s in param_table(config, task))
-    return names | set(ALIASES) | IGNORED_KEYS
+    return names | set(TIED_ALIASES) | IGNORED_KEYS
+
+
+# Name prefix of each head's parameters -> its role (`ParamSpec.role`).
+HEAD_PREFIXES = {"albert.pooler.": "pooler", "predictions.": "predictions", "sop_classifier.": "sop",
+                 "classifier.": "classifier", "qa_outputs.": "qa"}
+
+
+def head_role(name: str) -> str:
+    """The role of a canonical parameter name, without a config: a head's, or "encoder"."""
+    return next((role for prefix, role in HEAD_PREFIXES.items() if name.startswith(prefix)), "encoder")
 
 
 def canonical_name(key: str) -> str:
@@ -205,8 +191,8 @@ def resolve_weights(
         if name not in known:
             unknown.append(key)
             continue
-        if name in ALIASES:
-            by_canonical.setdefault(ALIASES[name], key)  # the canonical key wins when both are present
+        if name in TIED_ALIASES:
+            by_canonical.setdefault(TIED_ALIASES[name], key)  # the canonical key wins when both are present
             continue
         by_canonical[name] = key
     needed = {s.name for s in table}

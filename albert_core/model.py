@@ -11,12 +11,19 @@ from typing import Any
 import numpy as np
 
 from .config import AlbertConfig
-from .layout import POOLED_TASKS, layer_prefix, task_check
-from .ops import MASK_FILL, Ops
-
-OUTPUT_FIELDS = (
-    "loss", "last_hidden_state", "pooler_output", "prediction_logits", "sop_logits", "logits",
-    "start_logits", "end_logits", "hidden_states", "attentions",
+from .layout import layer_prefix
+from .ops import LOW_PRECISION, MASK_FILL, Ops
+from .tasks import (
+    BASE,
+    MASKED_LM,
+    MULTIPLE_CHOICE,
+    OUTPUT_FIELDS,
+    PRETRAINING,
+    QUESTION_ANSWERING,
+    SEQUENCE_CLASSIFICATION,
+    TOKEN_CLASSIFICATION,
+    problem_type,
+    task_spec,
 )
 
 
@@ -67,7 +74,7 @@ def relative_scores(ops: Ops, c: AlbertConfig, table, q, k):
     scores = ops.einsum("bhld,lrd->bhlr", q, emb)
     if c.position_embedding_type == "relative_key_query":
         scores = scores + ops.einsum("bhrd,lrd->bhlr", k, emb)
-    return ops.cast(scores, "float32") if ops.dtype_name(scores) in ("float16", "bfloat16") else scores
+    return ops.cast(scores, "float32") if ops.dtype_name(scores) in LOW_PRECISION else scores
 
 
 def albert_layer(ops: Ops, c: AlbertConfig, p, prefix: str, x, bias, head_mask, need_weights: bool, drop):
@@ -139,10 +146,10 @@ def forward(
 ) -> ModelOutput:
     """Run the model for `task` on native tensors that already passed `albert_core.inputs.prepare_inputs`."""
     c, p = config, params
-    task_check(task)
+    spec = task_spec(task)
     drop = _Dropout(ops, training, rng)
     num_choices = None
-    if task == "multiple-choice":
+    if spec.choices:
         num_choices = ops.shape(input_ids if input_ids is not None else inputs_embeds)[1]
         input_ids, inputs_embeds = _flatten_choices(ops, input_ids, 1), _flatten_choices(ops, inputs_embeds, 2)
         attention_mask, token_type_ids, position_ids = (
@@ -166,27 +173,27 @@ def forward(
                                              output_hidden_states, drop)                     # [B, S, H]
     out = ModelOutput()
     pooled = None
-    if task in POOLED_TASKS:
+    if spec.pooled:
         pooled = ops.linear_activation(seq[:, 0], p["albert.pooler.weight"], p["albert.pooler.bias"], "tanh")  # [B, H]
     cls_drop = c.classifier_dropout_prob if c.classifier_dropout_prob is not None else c.hidden_dropout_prob
 
-    if task == "base":
+    if task == BASE:
         out.update(last_hidden_state=seq, pooler_output=pooled)
-    elif task in ("pretraining", "masked-lm"):
+    elif task in (PRETRAINING, MASKED_LM):
         logits = mlm_logits(ops, c, p, seq)                                                       # [B, S, V]
-        if task == "pretraining":
+        if task == PRETRAINING:
             out["prediction_logits"] = logits
             out["sop_logits"] = ops.linear(drop(pooled, c.classifier_dropout_prob),
                                            p["sop_classifier.classifier.weight"],
                                            p["sop_classifier.classifier.bias"])                    # [B, 2]
         else:
             out["logits"] = logits
-    elif task in ("sequence-classification", "multiple-choice"):
+    elif task in (SEQUENCE_CLASSIFICATION, MULTIPLE_CHOICE):
         logits = ops.linear(drop(pooled, cls_drop), p["classifier.weight"], p["classifier.bias"])  # [B, labels]
-        out["logits"] = logits if task != "multiple-choice" else ops.reshape(logits, (-1, num_choices))  # [B, C]
-    elif task == "token-classification":
+        out["logits"] = logits if not spec.choices else ops.reshape(logits, (-1, num_choices))  # [B, C]
+    elif task == TOKEN_CLASSIFICATION:
         out["logits"] = ops.linear(drop(seq, cls_drop), p["classifier.weight"], p["classifier.bias"])  # [B, S, L]
-    elif task == "question-answering":
+    elif task == QUESTION_ANSWERING:
         logits = ops.linear(seq, p["qa_outputs.weight"], p["qa_outputs.bias"])                    # [B, S, 2]
         out.update(start_logits=logits[..., 0], end_logits=logits[..., 1])
     loss = compute_loss(ops, c, task, out, labels=labels, sentence_order_label=sentence_order_label,
@@ -211,12 +218,12 @@ def compute_loss(ops: Ops, c: AlbertConfig, task: str, out: ModelOutput, *, labe
                  start_positions=None, end_positions=None):
     """The task's loss from its logits (None without labels). Separate from `forward` so that backends
     which pad sequences to a bucket length can compute it on the unpadded logits."""
-    if task == "pretraining":
+    if task == PRETRAINING:
         if labels is None or sentence_order_label is None:
             return None
         mlm = ops.cross_entropy(ops.reshape(out["prediction_logits"], (-1, c.vocab_size)), ops.reshape(labels, (-1,)))
         return mlm + ops.cross_entropy(out["sop_logits"], ops.reshape(sentence_order_label, (-1,)))
-    if task == "question-answering":
+    if task == QUESTION_ANSWERING:
         if start_positions is None or end_positions is None:
             return None
         S = ops.shape(out["start_logits"])[-1]
@@ -225,29 +232,20 @@ def compute_loss(ops: Ops, c: AlbertConfig, task: str, out: ModelOutput, *, labe
         end = ops.clip(ops.reshape(end_positions, (-1,)), 0, S)
         return (ops.cross_entropy(out["start_logits"], start, ignore_index=S)
                 + ops.cross_entropy(out["end_logits"], end, ignore_index=S)) / 2.0
-    if labels is None or task == "base":
+    if labels is None or task == BASE:
         return None
     logits = out["logits"]
-    if task == "masked-lm":
+    if task == MASKED_LM:
         return ops.cross_entropy(ops.reshape(logits, (-1, c.vocab_size)), ops.reshape(labels, (-1,)))
-    if task == "token-classification":
+    if task == TOKEN_CLASSIFICATION:
         return ops.cross_entropy(ops.reshape(logits, (-1, c.num_labels)), ops.reshape(labels, (-1,)))
-    if task == "multiple-choice":
+    if task == MULTIPLE_CHOICE:
         return ops.cross_entropy(logits, ops.reshape(labels, (-1,)))
     return classification_loss(ops, c, logits, labels)
 
 
-def problem_type(c: AlbertConfig, labels_dtype: str) -> str:
-    """HF's rule when `problem_type` is unset: 1 label regression, integer labels single-label, else multi."""
-    if c.problem_type:
-        return c.problem_type
-    if c.num_labels == 1:
-        return "regression"
-    return "single_label_classification" if labels_dtype.startswith("int") else "multi_label_classification"
-
-
 def classification_loss(ops: Ops, c: AlbertConfig, logits, labels):
-    kind = problem_type(c, ops.dtype_name(labels))
+    kind = problem_type(c.problem_type, c.num_labels, ops.dtype_name(labels))
     if kind == "regression":
         if c.num_labels == 1:
             return ops.mse_loss(ops.reshape(logits, (-1,)), ops.reshape(labels, (-1,)))

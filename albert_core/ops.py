@@ -1,7 +1,9 @@
 """The op contract every backend implements: a few primitives, plus composites with reference bodies.
 
-A backend subclasses `Ops`, implements every primitive (`@primitive`, abstract here) and may override any
-composite (`@composite`) with a native kernel that computes the same function. The model
+A backend subclasses `Ops`, implements every primitive (abstract here) and may override any composite (a
+reference body here, written in primitives) with a native kernel that computes the same function. The
+`@primitive` / `@composite` markers belong to this base class only: `contract()` and `missing_primitives()`
+read them from `Ops`, so a backend's methods are plain overrides and are not decorated. The model
 (`albert_core.model`) only ever calls these methods, so one definition of ALBERT runs everywhere.
 
 Tensors: a primitive takes and returns the backend's native tensors. Beyond the methods below, the model
@@ -10,7 +12,8 @@ basic indexing with integers and slices (`x[:, 0]`, `x[..., 1]`). Shapes are sta
 Dtypes are named by strings: "float64", "float32", "bfloat16", "float16", "int64", "int32", "bool".
 
 Numerics the core owns (composites keep them even when a backend overrides the kernel):
-- softmax, log-softmax and layer norm are computed in at least float32 and cast back;
+- softmax and layer norm are computed in at least float32 and cast back to the input's dtype; log-softmax is
+  computed in at least float32 and its result stays in float32 (or wider), as do the losses;
 - masks are additive float32 biases: 0 where attended, `MASK_FILL` (float32's lowest) where masked; a
   fully masked row therefore becomes uniform attention, never NaN, in every dtype;
 - `gelu` is the exact erf form, `gelu_new` the tanh approximation, exactly as HF defines them.
@@ -25,6 +28,7 @@ from typing import Any
 import numpy as np
 
 MASK_FILL = float(np.finfo(np.float32).min)
+IGNORE_INDEX = -100  # the label value the losses ignore (HF's and PyTorch's convention)
 LOW_PRECISION = ("float16", "bfloat16")
 
 
@@ -41,7 +45,10 @@ def composite(fn):
 
 
 class Ops:
-    """Base class of a backend's ops. `name` is the backend name; instances are stateless."""
+    """Base class of a backend's ops; `name` is the backend name.
+
+    An instance may hold configuration fixed when it is made (`TorchOps` holds its device) but keeps no state
+    between calls, so one instance serves every model of its backend."""
 
     name: str = "abstract"
 
@@ -80,11 +87,6 @@ class Ops:
     @primitive
     def transpose(self, x: Any, axes: tuple[int, ...]) -> Any:
         """Permute dimensions (NumPy's `transpose(x, axes)`)."""
-        raise NotImplementedError
-
-    @primitive
-    def concat(self, xs: list[Any], axis: int) -> Any:
-        """Concatenate along an existing axis."""
         raise NotImplementedError
 
     @primitive
@@ -127,26 +129,32 @@ class Ops:
 
     @primitive
     def exp(self, x: Any) -> Any:
+        """Elementwise `e**x`, in `x`'s dtype."""
         raise NotImplementedError
 
     @primitive
     def log(self, x: Any) -> Any:
+        """Elementwise natural logarithm, in `x`'s dtype."""
         raise NotImplementedError
 
     @primitive
     def tanh(self, x: Any) -> Any:
+        """Elementwise hyperbolic tangent, in `x`'s dtype."""
         raise NotImplementedError
 
     @primitive
     def erf(self, x: Any) -> Any:
+        """Elementwise Gauss error function `2/sqrt(pi) * integral_0^x exp(-t^2) dt`, in `x`'s dtype."""
         raise NotImplementedError
 
     @primitive
     def sqrt(self, x: Any) -> Any:
+        """Elementwise square root, in `x`'s dtype."""
         raise NotImplementedError
 
     @primitive
     def abs(self, x: Any) -> Any:
+        """Elementwise absolute value, in `x`'s dtype."""
         raise NotImplementedError
 
     @primitive
@@ -156,10 +164,14 @@ class Ops:
 
     @primitive
     def sum(self, x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
+        """Sum over `axis` (an int, a tuple of ints, or None for every axis), in `x`'s dtype; `keepdims`
+        keeps the reduced axes as length 1."""
         raise NotImplementedError
 
     @primitive
     def max(self, x: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Any:
+        """Maximum over `axis` (an int, a tuple of ints, or None for every axis), in `x`'s dtype; `keepdims`
+        keeps the reduced axes as length 1."""
         raise NotImplementedError
 
     @primitive
@@ -234,6 +246,7 @@ class Ops:
 
     @composite
     def relu(self, x: Any) -> Any:
+        """Elementwise `max(x, 0)`, in `x`'s dtype."""
         return self.maximum(x, 0.0)
 
     @composite
@@ -274,7 +287,7 @@ class Ops:
         return self.matmul(probs, v), (probs if need_weights else None)
 
     @composite
-    def cross_entropy(self, logits: Any, labels: Any, ignore_index: int = -100) -> Any:
+    def cross_entropy(self, logits: Any, labels: Any, ignore_index: int = IGNORE_INDEX) -> Any:
         """Mean negative log-likelihood over the labels that are not `ignore_index` (HF/PyTorch semantics:
         NaN when every label is ignored). logits: [n, classes]; labels: [n] ints."""
         logp = self.log_softmax(logits, axis=-1)
@@ -285,6 +298,8 @@ class Ops:
 
     @composite
     def mse_loss(self, x: Any, y: Any) -> Any:
+        """Mean of `(x - y)^2` over every element, `x` and `y` of the same shape; computed and returned in at
+        least float32."""
         x, _ = self._upcast(x)
         d = x - self.cast(y, self.dtype_name(x))
         n = int(np.prod(self.shape(d)))
@@ -300,7 +315,10 @@ class Ops:
 
 
 def contract() -> dict[str, tuple[str, inspect.Signature]]:
-    """The op contract: every op name -> (kind, signature), for conformance checks of backends."""
+    """The op contract: every op name -> (kind, signature), for conformance checks of backends.
+
+    Read from the markers on `Ops` itself only: a backend's overrides need no markers, and any they carry are
+    ignored."""
     out = {}
     for name, fn in vars(Ops).items():
         kind = getattr(fn, "__albert_op__", None)
@@ -310,6 +328,6 @@ def contract() -> dict[str, tuple[str, inspect.Signature]]:
 
 
 def missing_primitives(ops: Ops) -> list[str]:
-    """Primitives `ops` still inherits unimplemented from `Ops`."""
+    """Primitives of the contract (kinds read from `Ops`) that `ops` still inherits unimplemented from `Ops`."""
     return [n for n, (kind, _) in contract().items()
             if kind == "primitive" and getattr(type(ops), n) is getattr(Ops, n)]

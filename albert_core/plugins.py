@@ -2,7 +2,8 @@
 
 Entry points in the ``albert_core`` group are loaded one by one; a plugin that fails to import or whose
 hook raises is recorded in ``failures`` (shown by ``albert backends``) and the others still load. The core's
-own plugin (the NumPy backend and the HF safetensors format) is registered through the same hooks.
+own plugins (`BUILTIN_PLUGINS`: the NumPy backend and the HF safetensors folder format) are registered through
+the same hooks.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from . import hookspecs
 from .errors import BackendError, PluginError
 
 ENTRY_POINT_GROUP = "albert_core"
+# The core's own plugins, registered through the same hooks as installed ones: plugin name -> module.
+BUILTIN_PLUGINS = {"albert_core": "albert_core.numpy_backend.plugin",
+                   "albert_core.checkpoints": "albert_core.checkpoints.plugin"}
 
 
 @dataclass
@@ -123,9 +127,8 @@ class PluginManager:
             if self._loaded:
                 return
             self._loaded = True
-            from .backends import numpy_plugin
-
-            self.pm.register(numpy_plugin, name="albert_core")
+            for name, module in BUILTIN_PLUGINS.items():
+                self.pm.register(importlib.import_module(module), name=name)
             for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
                 if self.pm.has_plugin(ep.name) or ep.name in self.failures:
                     continue

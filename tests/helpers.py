@@ -23,7 +23,7 @@ def tiny_config(**overrides) -> AlbertConfig:
 def write_folder(folder: Path, config: AlbertConfig, tensors: dict[str, np.ndarray]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config.to_json_file(folder / "config.json")
-    albert_core.safetensors_io.save_safetensors(tensors, folder / "model.safetensors")
+    albert_core.checkpoints.save_safetensors(tensors, folder / "model.safetensors")
     return folder
 
 

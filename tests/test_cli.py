@@ -14,7 +14,7 @@ import pytest
 from test_pipelines import vocab_file
 
 import albert_core
-from albert_core._cli_tasks import Progress
+from albert_core.cli.streams import Progress
 from albert_core.pipelines import resolve_model
 
 TINY = ["--model", "random:tiny"]

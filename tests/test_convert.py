@@ -10,9 +10,8 @@ from helpers import tiny_config, write_folder
 
 import albert_core
 from albert_core import CheckpointError
-from albert_core.convert import convert, infer_task
+from albert_core.checkpoints import CheckpointFolder, convert, infer_task, save_safetensors
 from albert_core.layout import init_params
-from albert_core.safetensors_io import CheckpointFolder, save_safetensors
 
 IDS = np.array([[2, 5, 9, 11, 3, 0], [2, 7, 7, 3, 0, 0]])
 MASK = (IDS != 0).astype(np.int64)

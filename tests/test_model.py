@@ -9,9 +9,9 @@ import pytest
 from helpers import tiny_config
 
 import albert_core
-from albert_core.backends.numpy_backend import NumpyOps
 from albert_core.bucketing import bucket_length, pad_inputs, unpad_outputs
 from albert_core.model import forward
+from albert_core.numpy_backend import NumpyOps
 from albert_core.ops import MASK_FILL, Ops, contract, missing_primitives
 
 ops = NumpyOps()

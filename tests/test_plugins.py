@@ -28,7 +28,7 @@ def test_import_and_listing_import_no_framework():
 
 
 class _Plugin:
-    def __init__(self, *names, factory="albert_core.backends.numpy_backend:NumpyBackend", framework=None, fail=False):
+    def __init__(self, *names, factory="albert_core.numpy_backend:NumpyBackend", framework=None, fail=False):
         self.names, self.factory, self.framework, self.fail = names, factory, framework, fail
 
     @albert_core.hookimpl

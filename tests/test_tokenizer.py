@@ -13,9 +13,8 @@ import pytest
 import sentencepiece as spm
 from helpers import varied_texts
 
-from albert_core import _spm
 from albert_core.errors import TokenizerError, TokenizerTypeError
-from albert_core.tokenizer import AlbertTokenizer
+from albert_core.tokenizer import AlbertTokenizer, spiece
 
 OFFICIAL_MODEL = Path(__file__).resolve().parents[1].parent / "shared/assets/albert-30k/spiece.model"
 
@@ -345,7 +344,7 @@ def test_bad_model_files(tmp_path, tiny_model, monkeypatch):
     (tmp_path / "empty.model").write_bytes(b"")
     with pytest.raises(TokenizerError, match="0 bytes"):
         AlbertTokenizer(tmp_path / "empty.model")
-    monkeypatch.setattr(_spm, "MAX_MODEL_BYTES", 1000)
+    monkeypatch.setattr(spiece, "MAX_MODEL_BYTES", 1000)
     with pytest.raises(TokenizerError, match="bytes"):
         AlbertTokenizer(tiny_model)
     monkeypatch.undo()

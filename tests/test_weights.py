@@ -11,9 +11,8 @@ from helpers import tiny_config, write_folder, write_raw_safetensors
 
 import albert_core
 from albert_core import CheckpointError
-from albert_core.backend import HOST_ALIGNMENT, host_array
+from albert_core.checkpoints import HOST_ALIGNMENT, CheckpointFolder, SafetensorsFile, host_array
 from albert_core.layout import param_table
-from albert_core.safetensors_io import CheckpointFolder, SafetensorsFile
 
 
 def test_param_table_names_and_sharing():
@@ -172,7 +171,7 @@ def test_sharded_folder(tmp_path):
     cfg.to_json_file(folder / "config.json")
     half = len(names) // 2
     for shard, part in (("a.safetensors", names[:half]), ("b.safetensors", names[half:])):
-        albert_core.safetensors_io.save_safetensors({n: tensors[n] for n in part}, folder / shard)
+        albert_core.checkpoints.save_safetensors({n: tensors[n] for n in part}, folder / shard)
     index = {"weight_map": {n: ("a.safetensors" if i < half else "b.safetensors") for i, n in enumerate(names)}}
     (folder / "model.safetensors.index.json").write_text(json.dumps(index))
     model = albert_core.load(folder)
@@ -236,7 +235,7 @@ def test_read_into_fills_a_caller_buffer_with_the_same_checks(tmp_path):
 
 
 def test_read_into_streams_rows_and_host_array_transposes_without_a_full_temporary(tmp_path, monkeypatch):
-    from albert_core import backend as backend_module
+    from albert_core.checkpoints import host as host_module
 
     cfg = tiny_config()
     tensors = albert_core.init_params(cfg, "base")
@@ -246,7 +245,7 @@ def test_read_into_streams_rows_and_host_array_transposes_without_a_full_tempora
     assert folder.read_into(name, rows, start_row=5)
     np.testing.assert_array_equal(rows, tensors[name][5:10])
     assert not folder.read_into(name, rows, start_row=len(tensors[name]) - 2)  # past the end: nothing read
-    monkeypatch.setattr(backend_module, "_STREAM_BYTES", rows.nbytes)  # 5 rows per chunk: 24 = 4 x 5 + 4
+    monkeypatch.setattr(host_module, "_STREAM_BYTES", rows.nbytes)  # 5 rows per chunk: 24 = 4 x 5 + 4
     kernel = host_array(folder, name, transpose=True)
     np.testing.assert_array_equal(kernel, tensors[name].T)
     assert kernel.flags.c_contiguous and kernel.ctypes.data % HOST_ALIGNMENT == 0

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from albert_core.backends.numpy_backend import NumpyOps
 from albert_core.inputs import prepare_inputs
 from albert_core.layout import param_table
 from albert_core.model import forward
+from albert_core.numpy_backend import NumpyOps
 
 from .cases import ModelCase, case_weights
 from .compare import Mismatch, assert_close

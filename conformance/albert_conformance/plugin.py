@@ -1,4 +1,8 @@
-"""pytest plugin (entry point `pytest11`): `--albert-backend NAME` runs the conformance suite against NAME.
+"""pytest plugin (entry point `pytest11`): `--albert-backend NAME` names the backend the conformance suite tests.
+
+The option only chooses the backend; the suite is the package `albert_conformance.suite`, which has to be
+collected too. Run it with `python -m albert_conformance --backend NAME` or
+`pytest --pyargs albert_conformance.suite --albert-backend NAME`.
 
 Rules it enforces, so a green run means the backend conforms:
 - the backend must be registered and importable: an unknown or uninstalled backend stops the run with the

@@ -26,9 +26,11 @@ import tensorflow as tf
 import transformers
 
 import albert_core  # noqa: E402
-from albert_core.convert import convert  # noqa: E402
+from albert_core.checkpoints import (
+    CheckpointFolder,  # noqa: E402
+    convert,  # noqa: E402
+)
 from albert_core.plugins import manager  # noqa: E402
-from albert_core.safetensors_io import CheckpointFolder  # noqa: E402
 
 ALBERT_CONFIG = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=4, num_hidden_groups=2,
                      inner_group_num=2, num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,

@@ -5,9 +5,9 @@
   transposed), which XLA:CPU multiplies by faster; `numpy_params()` and `albert_core.save` give HF's.
 - `model.apply(params, input_ids=..., ...)` is a pure function of its arguments (the core's ALBERT
   forward on `JaxOps`); wrap it in `jax.jit` / `jax.grad` / `jax.vmap` yourself. It does not validate.
-- `model(...)` is the convenient path: validates inputs on the host (the core's errors), pads the sequence
-  axis to a bucket (a multiple of `bucket_multiple`) so a stream of lengths compiles once per bucket, runs
-  one cached `jax.jit` over the whole forward, slices the outputs back and computes the loss on them.
+- `model(...)` is the convenient path, the core's `albert_core.bucketing.BucketedCall`: validates inputs on the
+  host, pads the sequence axis to a bucket (a multiple of `bucket_multiple`) so a stream of lengths compiles once
+  per bucket, runs one cached `jax.jit` over the whole forward, slices the outputs back and computes the loss.
 """
 
 from __future__ import annotations
@@ -21,17 +21,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from albert_core.backend import LoadInfo
-from albert_core.bucketing import bucket_length, pad_inputs, split_labels, unpad_outputs
+from albert_core.bucketing import DEFAULT_BUCKET_MULTIPLE, BucketedCall, token_shape
 from albert_core.config import AlbertConfig
 from albert_core.errors import InputError
-from albert_core.inputs import prepare_inputs
 from albert_core.layout import hf_layout
-from albert_core.model import ModelOutput, compute_loss, forward
+from albert_core.model import ModelOutput, forward
 
 from .ops import JaxOps
 
 OPS = JaxOps()
-DEFAULT_BUCKET_MULTIPLE = 32
 # XLA:CPU compiles dots to YNNPACK kernels by default; for large float32 batches its Eigen GEMMs are faster
 # (measured on the whole albert-base forward, AMD EPYC: 0.96x the time at 8x128, 0.69x at 8x512; but 1.06x at
 # 1x128). Not for bfloat16: YNNPACK has the native bf16 kernel (bf16/f32 went from 0.59x to 1.06x without it).
@@ -63,7 +61,7 @@ def _unflatten_output(keys, values) -> ModelOutput:
 jax.tree_util.register_pytree_node(ModelOutput, _flatten_output, _unflatten_output)
 
 
-class AlbertJaxModel:
+class AlbertJaxModel(BucketedCall):
     """ALBERT for one task on JAX. See the module docstring; `docs/backends/jax.md` has examples."""
 
     def __init__(self, config: AlbertConfig, task: str, params: dict[str, jax.Array], dtype: str,
@@ -102,38 +100,25 @@ class AlbertJaxModel:
         return self.apply(params, **inputs, output_attentions=output_attentions,
                           output_hidden_states=output_hidden_states, training=training, rng=rng)
 
-    # ------------------------------------------------------------------ convenient call
-    def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                 head_mask=None, inputs_embeds=None, *, output_attentions: bool = False,
-                 output_hidden_states: bool = False, training: bool = False, rng: Any = None,
-                 **labels: Any) -> ModelOutput:
+    # ------------------------------------------------------------------ convenient call (albert_core.bucketing)
+    def __call__(self, *args: Any, training: bool = False, rng: Any = None, **kwargs: Any) -> ModelOutput:
         """Validated, bucketed, jitted forward with HF's argument names; returns jax.Arrays."""
         if training and rng is None:
             raise InputError("training=True needs rng=jax.random.key(seed) for dropout (JAX has no global "
                              "random state); pass training=False for inference")
-        arrays = prepare_inputs(self.config, self.task, OPS.to_numpy, input_ids=input_ids,
-                                attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds, **labels)
-        inputs, label_arrays = split_labels(arrays)
-        base = inputs["input_ids"] if "input_ids" in inputs else inputs["inputs_embeds"][..., 0]
-        seq = base.shape[-1]
-        target = bucket_length(seq, max(1, int(self.bucket_multiple)), self.config.max_position_embeddings)
-        inputs = pad_inputs(inputs, target)
-        native = {k: jax.device_put(self._host_cast(k, v), self.device) for k, v in inputs.items()}
-        rows = math.prod(base.shape[:-1]) * target  # token rows every dense layer multiplies
+        return super().__call__(*args, training=training, rng=rng, **kwargs)
+
+    def run_bucket(self, inputs, *, rng, output_attentions, output_hidden_states, training) -> ModelOutput:
+        native = {k: self.to_native(k, v) for k, v in inputs.items()}
+        rows = math.prod(token_shape(inputs))  # token rows every dense layer multiplies
         large = rows >= LARGE_BATCH_ROWS and self.dtype == "float32" and self.device.platform == "cpu" and \
             _large_batch_options_supported()
-        out = (self._jitted_large if large else self._jitted)(
-            self.params, native, rng, output_attentions=bool(output_attentions),
-            output_hidden_states=bool(output_hidden_states), training=bool(training))
-        if target != seq:
-            out = unpad_outputs(out, self.task, seq)
-        if label_arrays:
-            native_labels = {k: jax.device_put(self._host_cast(k, v), self.device) for k, v in label_arrays.items()}
-            loss = compute_loss(OPS, self.config, self.task, out, **native_labels)
-            if loss is not None:
-                out = ModelOutput(loss=loss, **out)
-        return out
+        return (self._jitted_large if large else self._jitted)(
+            self.params, native, rng, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, training=training)
+
+    def to_native(self, name: str, value: np.ndarray) -> jax.Array:
+        return jax.device_put(self._host_cast(name, value), self.device)
 
     @staticmethod
     def _host_cast(name: str, value: np.ndarray) -> np.ndarray:

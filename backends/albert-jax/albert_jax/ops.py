@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from albert_core.errors import InputError
-from albert_core.ops import LOW_PRECISION, Ops, composite, primitive
+from albert_core.ops import LOW_PRECISION, Ops
 
 _F32 = jnp.float32
 
@@ -38,106 +38,78 @@ class JaxOps(Ops):
     name = "jax"
 
     # ---------------------------------------------------------------- primitives
-    @primitive
     def asarray(self, x, dtype=None):
         return jnp.asarray(x, dtype=None if dtype is None else jax_dtype(dtype))
 
-    @primitive
     def to_numpy(self, x):
         arr = np.asarray(x)
         return arr.astype(np.float32) if arr.dtype == jnp.bfloat16 else arr
 
-    @primitive
     def cast(self, x, dtype):
         return jnp.asarray(x).astype(jax_dtype(dtype))
 
-    @primitive
     def dtype_name(self, x):
         return jnp.asarray(x).dtype.name
 
-    @primitive
     def shape(self, x):
         return tuple(jnp.shape(x))
 
-    @primitive
     def reshape(self, x, shape):
         return jnp.reshape(x, shape)
 
-    @primitive
     def transpose(self, x, axes):
         return jnp.transpose(x, axes)
 
-    @primitive
-    def concat(self, xs, axis):
-        return jnp.concatenate(xs, axis=axis)
-
-    @primitive
     def take(self, table, ids):
         # Ids are validated on the host by `__call__`; inside a user's own jitted `apply` an out-of-range
         # id reads NaN (mode "fill") rather than a silently clamped row.
         return jnp.take(table, ids, axis=0, mode="fill")
 
-    @primitive
     def take_along_axis(self, x, ids):
         return jnp.take_along_axis(x, ids[..., None], axis=-1)[..., 0]
 
-    @primitive
     def where(self, cond, x, y):
         return jnp.where(cond, x, y)
 
-    @primitive
     def not_equal(self, x, value):
         return jnp.not_equal(x, value)
 
-    @primitive
     def clip(self, x, low, high):
         return jnp.clip(x, low, high).astype(jnp.asarray(x).dtype)
 
-    @primitive
     def matmul(self, a, b):
         return jnp.matmul(a, b)
 
-    @primitive
     def einsum(self, spec, *operands):
         return jnp.einsum(spec, *operands)
 
-    @primitive
     def exp(self, x):
         return jnp.exp(x)
 
-    @primitive
     def log(self, x):
         return jnp.log(x)
 
-    @primitive
     def tanh(self, x):
         return jnp.tanh(x)
 
-    @primitive
     def erf(self, x):
         return jax.scipy.special.erf(x)
 
-    @primitive
     def sqrt(self, x):
         return jnp.sqrt(x)
 
-    @primitive
     def abs(self, x):
         return jnp.abs(x)
 
-    @primitive
     def maximum(self, x, y):
         return jnp.maximum(x, y)
 
-    @primitive
     def sum(self, x, axis=None, keepdims=False):
         return jnp.sum(x, axis=axis, keepdims=keepdims)
 
-    @primitive
     def max(self, x, axis=None, keepdims=False):
         return jnp.max(x, axis=axis, keepdims=keepdims)
 
-    @primitive
     def dropout(self, x, rate, rng, site):
         # Functional RNG: every dropout site draws from its own stream, fold_in(key, site).
         if rng is None:
@@ -149,7 +121,6 @@ class JaxOps(Ops):
         return jnp.where(keep, x / (1.0 - rate), 0).astype(x.dtype)
 
     # ---------------------------------------------------------------- composites
-    @composite
     def embedding(self, table, ids, padding_idx=None):
         rows = self.take(table, ids)
         if padding_idx is None:
@@ -157,22 +128,18 @@ class JaxOps(Ops):
         # No gradient flows to the pad row (PyTorch's padding_idx, which HF uses); values are unchanged.
         return jnp.where((ids == padding_idx)[..., None], jax.lax.stop_gradient(rows), rows)
 
-    @composite
     def linear(self, x, weight, bias=None):
         y = _contract_last(x, weight)
         return y if bias is None else y + bias
 
-    @composite
     def softmax(self, x, axis=-1):
         dtype = x.dtype
         y = jax.nn.softmax(x.astype(_F32) if dtype.name in LOW_PRECISION else x, axis=axis)
         return y.astype(dtype)
 
-    @composite
     def log_softmax(self, x, axis=-1):
         return jax.nn.log_softmax(x.astype(_F32) if x.dtype.name in LOW_PRECISION else x, axis=axis)
 
-    @composite
     def layer_norm(self, x, weight, bias, eps):
         # Statistics and the affine step in float32 (as PyTorch's fused kernel does), one cast back.
         dtype = x.dtype
@@ -186,23 +153,18 @@ class JaxOps(Ops):
             return (y * weight.astype(_F32) + bias.astype(_F32)).astype(dtype)
         return y * weight + bias
 
-    @composite
     def gelu(self, x):
         return jax.nn.gelu(x, approximate=False)
 
-    @composite
     def gelu_new(self, x):
         return jax.nn.gelu(x, approximate=True)
 
-    @composite
     def relu(self, x):
         return jax.nn.relu(x)
 
-    @composite
     def silu(self, x):
         return jax.nn.silu(x)
 
-    @composite
     def attention(self, q, k, v, bias, head_mask=None, dropout_rate=0.0, rng=None, site=0, need_weights=False):
         dtype = q.dtype
         low = dtype.name in LOW_PRECISION

@@ -15,8 +15,8 @@ from jax_test_helpers import load_tiny, tiny_config
 
 import albert_core as ac
 from albert_core import BackendError, InputError
+from albert_core.checkpoints import CheckpointFolder
 from albert_core.layout import kernel_name
-from albert_core.safetensors_io import CheckpointFolder
 
 IDS = np.array([[2, 11, 12, 13, 14, 3, 0], [2, 21, 22, 3, 0, 0, 0]])
 MASK = (IDS != 0).astype(np.int64)

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 import numpy as np
 import tensorflow as tf
 
-from albert_core.backend import Backend, LoadInfo, host_array
+from albert_core.backend import Backend, LoadInfo
+from albert_core.checkpoints import host_array
 from albert_core.config import AlbertConfig
 from albert_core.errors import BackendError
 from albert_core.layout import dense_weight_names, hf_layout, kernel_name

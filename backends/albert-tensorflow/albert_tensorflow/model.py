@@ -1,10 +1,10 @@
 """`AlbertTFModel`: a loaded ALBERT as a `tf.Module` holding HF-named `tf.Variable`s.
 
-Calling it eagerly validates the inputs on the host (`albert_core.inputs.prepare_inputs`, so bad ids raise
-`InputError` instead of TensorFlow's silent zeros on GPU), pads the sequence axis to a bucket, runs one
-cached `tf.function` per (bucketed shape, flags) and slices the outputs back; losses are computed on the
-unpadded logits. Called inside a user's `tf.function` (symbolic inputs), it runs the core forward directly
-in that graph, with in-graph assertions on the ids, so it can be traced and saved with `tf.saved_model`.
+Calling it eagerly is the core's call path (`albert_core.bucketing.BucketedCall`): inputs validated on the host
+(so bad ids raise `InputError` instead of TensorFlow's silent zeros on GPU), the sequence axis padded to a bucket,
+one cached `tf.function` per (bucketed shape, flags), outputs sliced back, losses computed on the unpadded logits.
+Called inside a user's `tf.function` (symbolic inputs), it runs the core forward directly in that graph, with
+in-graph assertions on the ids, so it can be traced and saved with `tf.saved_model`.
 """
 
 from __future__ import annotations
@@ -15,16 +15,14 @@ import numpy as np
 import tensorflow as tf
 
 from albert_core.backend import LoadInfo
-from albert_core.bucketing import bucket_length, pad_inputs, split_labels, unpad_outputs
+from albert_core.bucketing import DEFAULT_BUCKET_MULTIPLE, BucketedCall
 from albert_core.config import AlbertConfig
 from albert_core.errors import InputError
-from albert_core.inputs import prepare_inputs
 from albert_core.layout import hf_layout, param_table
-from albert_core.model import ModelOutput, compute_loss, forward
+from albert_core.model import ModelOutput, forward
 
 from .ops import TFOps
 
-DEFAULT_BUCKET = 32
 _OPS = TFOps()
 _INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "head_mask", "inputs_embeds")
 
@@ -38,18 +36,19 @@ class _TraceCache:
         self.signatures: list[tuple] = []
 
 
-class AlbertTFModel(tf.Module):
+class AlbertTFModel(BucketedCall, tf.Module):
     """ALBERT for `task` on TensorFlow. Call with HF's argument names; returns a `ModelOutput` of tensors.
 
     `params` maps HF parameter names to `tf.Variable`s (trainable when loaded with `trainable=True`), so
     `model.trainable_variables` feeds `tf.GradientTape` and optimizers directly. Dense weights are held as
     Keras-layout `[in, out]` kernels named `*.kernel` (HF's `*.weight` transposed; `numpy_params()` and saving
     give HF's names and layout), because TF's CPU matmul is faster on them. `bucket_multiple` is the
-    sequence bucket (1 disables padding: one trace per exact length); `trace_count` counts compilations.
+    sequence bucket (1 disables padding: one trace per exact length); `compilations` counts traces.
     """
 
     def __init__(self, config: AlbertConfig, task: str, params: dict[str, tf.Variable], *, dtype: str, device: str,
-                 info: LoadInfo | None = None, bucket_multiple: int = DEFAULT_BUCKET, jit_compile: bool = False):
+                 info: LoadInfo | None = None, bucket_multiple: int = DEFAULT_BUCKET_MULTIPLE,
+                 jit_compile: bool = False):
         super().__init__(name="albert")
         self.params = params
         self.config, self.task, self.dtype, self.device = config, task, dtype, device
@@ -58,37 +57,29 @@ class AlbertTFModel(tf.Module):
         self.bucket_multiple = bucket_multiple
         self._cache = _TraceCache(self._compiled_forward, jit_compile)
 
-    # ---------------------------------------------------------------- calling
-    def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                 head_mask=None, inputs_embeds=None, *, output_attentions: bool = False,
-                 output_hidden_states: bool = False, training: bool = False, rng: Any = None,
-                 **labels: Any) -> ModelOutput:
-        given = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                     position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds, **labels)
-        flags = dict(output_attentions=bool(output_attentions), output_hidden_states=bool(output_hidden_states),
-                     training=bool(training))
+    # ---------------------------------------------------------------- calling (albert_core.bucketing)
+    def __call__(self, *args: Any, **kwargs: Any) -> ModelOutput:
+        """HF's argument names; eagerly the core's validated, bucketed call, inside a user's tf.function the
+        forward in that graph. Returns a `ModelOutput` of tensors."""
+        given = dict(zip(_INPUT_NAMES, args), **kwargs)
         if not tf.executing_eagerly() or any(_symbolic(v) for v in given.values()):
-            return self._graph_call(given, flags, rng)
-        arrays = prepare_inputs(self.config, self.task, _OPS.to_numpy, **given)
-        inputs, label_arrays = split_labels(arrays)
-        base = inputs["input_ids"] if "input_ids" in inputs else inputs["inputs_embeds"][..., 0]
-        seq = base.shape[-1]
-        target = seq if self.bucket_multiple <= 1 else \
-            bucket_length(seq, self.bucket_multiple, self.config.max_position_embeddings)
-        inputs.setdefault("attention_mask", np.ones(base.shape, np.int64))  # one input structure per bucket
-        with tf.device(self.device):
-            tensors = {k: tf.constant(v) for k, v in pad_inputs(inputs, target).items()}
-            if isinstance(rng, (int, np.integer)):
-                rng = tf.constant(int(rng), tf.int64)  # a tensor, so a new seed does not retrace
-            out = ModelOutput(self._cache.function(tensors, rng=rng, **flags))
-            if target != seq:
-                out = unpad_outputs(out, self.task, seq)
-            if label_arrays:
-                native = {k: tf.constant(v) for k, v in label_arrays.items()}
-                loss = compute_loss(self.ops, self.config, self.task, out, **native)
-                if loss is not None:
-                    out = ModelOutput(loss=loss, **out)
-        return out
+            flags = {k: bool(given.pop(k, False)) for k in ("output_attentions", "output_hidden_states", "training")}
+            rng = given.pop("rng", None)
+            return self._graph_call({k: v for k, v in given.items() if v is not None}, flags, rng)
+        return super().__call__(*args, **kwargs)
+
+    def run_bucket(self, inputs, *, rng, output_attentions, output_hidden_states, training) -> ModelOutput:
+        if isinstance(rng, (int, np.integer)):
+            rng = tf.constant(int(rng), tf.int64)  # a tensor, so a new seed does not retrace
+        tensors = {k: tf.constant(v) for k, v in inputs.items()}
+        return ModelOutput(self._cache.function(tensors, rng=rng, output_attentions=output_attentions,
+                                                output_hidden_states=output_hidden_states, training=training))
+
+    def to_native(self, name: str, value: np.ndarray) -> tf.Tensor:
+        return tf.constant(value)
+
+    def placement(self):
+        return tf.device(self.device)
 
     def _compiled_forward(self, tensors: dict[str, tf.Tensor], *, rng, output_attentions, output_hidden_states,
                           training) -> dict[str, Any]:
@@ -134,9 +125,11 @@ class AlbertTFModel(tf.Module):
 
     # ---------------------------------------------------------------- introspection
     @property
-    def trace_count(self) -> int:
+    def compilations(self) -> int:
         """How many times the cached forward was traced (compiled) so far."""
         return self._cache.traces
+
+    trace_count = compilations  # the name docs/backends/tensorflow.md has promised
 
     @property
     def trace_signatures(self) -> list[tuple]:
@@ -152,7 +145,7 @@ class AlbertTFModel(tf.Module):
     def __repr__(self) -> str:
         return (f"AlbertTFModel(task={self.task!r}, dtype={self.dtype!r}, device={self.device!r}, "
                 f"hidden_size={self.config.hidden_size}, layers={self.config.num_hidden_layers}, "
-                f"traces={self.trace_count})")
+                f"compilations={self.compilations})")
 
 
 def _symbolic(value: Any) -> bool:

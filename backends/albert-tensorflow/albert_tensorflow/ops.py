@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from albert_core.ops import LOW_PRECISION, Ops, composite, primitive
+from albert_core.ops import IGNORE_INDEX, LOW_PRECISION, Ops
 
 _DTYPES = {"float64": tf.float64, "float32": tf.float32, "bfloat16": tf.bfloat16, "float16": tf.float16,
            "int64": tf.int64, "int32": tf.int32, "bool": tf.bool}
@@ -33,13 +33,11 @@ class TFOps(Ops):
     name = "tensorflow"
 
     # ---------------------------------------------------------------- primitives: data movement
-    @primitive
     def asarray(self, x, dtype=None):
         if not isinstance(x, (tf.Tensor, tf.Variable)):
             x = tf.convert_to_tensor(np.asarray(x))
         return x if dtype is None or x.dtype == tf_dtype(dtype) else tf.cast(x, tf_dtype(dtype))
 
-    @primitive
     def to_numpy(self, x):
         if isinstance(x, (tf.Tensor, tf.Variable)):
             if x.dtype == tf.bfloat16:
@@ -47,15 +45,12 @@ class TFOps(Ops):
             return np.asarray(x.numpy())
         return np.asarray(x)
 
-    @primitive
     def cast(self, x, dtype):
         return tf.cast(x, tf_dtype(dtype))
 
-    @primitive
     def dtype_name(self, x):
         return x.dtype.name
 
-    @primitive
     def shape(self, x):
         static = x.shape.as_list()
         if None not in static:
@@ -64,27 +59,18 @@ class TFOps(Ops):
         return tuple(d if d is not None else dynamic[i] for i, d in enumerate(static))
 
     # ---------------------------------------------------------------- primitives: shape and indexing
-    @primitive
     def reshape(self, x, shape):
         return tf.reshape(x, shape)
 
-    @primitive
     def transpose(self, x, axes):
         return tf.transpose(x, axes)
 
-    @primitive
-    def concat(self, xs, axis):
-        return tf.concat(xs, axis)
-
-    @primitive
     def take(self, table, ids):
         return tf.gather(table, ids)
 
-    @primitive
     def take_along_axis(self, x, ids):
         return tf.gather(x, ids[..., None], batch_dims=len(ids.shape))[..., 0]
 
-    @primitive
     def where(self, cond, x, y):
         x = tf.convert_to_tensor(x) if isinstance(x, (tf.Tensor, tf.Variable)) else x
         if isinstance(x, tf.Tensor):
@@ -92,16 +78,13 @@ class TFOps(Ops):
         y = tf.convert_to_tensor(y)
         return tf.where(cond, _like(x, y), y)
 
-    @primitive
     def not_equal(self, x, value):
         return tf.not_equal(x, _like(value, x))
 
-    @primitive
     def clip(self, x, low, high):
         return tf.clip_by_value(x, _like(low, x), _like(high, x))
 
     # ---------------------------------------------------------------- primitives: math
-    @primitive
     def matmul(self, a, b):
         if len(a.shape) >= 2 and len(b.shape) == 2:  # [..., k] @ [k, n]: one 2-D GEMM, not a batched one
             y, lead, out = self._gemm(a, b, transpose_b=False)
@@ -110,47 +93,36 @@ class TFOps(Ops):
             return tf.linalg.matmul(a, b)  # BatchMatMulV2 broadcasts batch dimensions like NumPy
         return tf.experimental.numpy.matmul(a, b)  # vector operands
 
-    @primitive
     def einsum(self, spec, *operands):
         return tf.einsum(spec, *operands)
 
-    @primitive
     def exp(self, x):
         return tf.exp(x)
 
-    @primitive
     def log(self, x):
         return tf.math.log(x)
 
-    @primitive
     def tanh(self, x):
         return tf.tanh(x)
 
-    @primitive
     def erf(self, x):
         return tf.math.erf(x)
 
-    @primitive
     def sqrt(self, x):
         return tf.sqrt(x)
 
-    @primitive
     def abs(self, x):
         return tf.abs(x)
 
-    @primitive
     def maximum(self, x, y):
         return tf.maximum(x, _like(y, x))
 
-    @primitive
     def sum(self, x, axis=None, keepdims=False):
         return tf.reduce_sum(x, axis=axis, keepdims=keepdims)
 
-    @primitive
     def max(self, x, axis=None, keepdims=False):
         return tf.reduce_max(x, axis=axis, keepdims=keepdims)
 
-    @primitive
     def dropout(self, x, rate, rng, site):
         # `rng`: a tf.random.Generator; an int seed or int tensor (stateless, one stream per site); or None
         # for TF's global RNG (reproducible with tf.random.set_seed).
@@ -173,38 +145,32 @@ class TFOps(Ops):
         out = w.shape[0] if transpose_b else w.shape[1]
         return y, lead, out
 
-    @composite
     def linear(self, x, weight, bias=None):
         y, lead, out = self._gemm(x, weight, transpose_b=True)  # weight stays [out, in]: no transpose copy
         if bias is not None:
             y = tf.nn.bias_add(y, bias)
         return tf.reshape(y, (*lead, out))
 
-    @composite
     def linear_activation(self, x, weight, bias, activation):
         # Grappler fuses MatMul + BiasAdd + activation into one oneDNN kernel only when the three are adjacent,
         # so the activation runs on the 2-D GEMM output, before the reshape back to [..., out].
         y, lead, out = self._gemm(x, weight, transpose_b=True)
         return tf.reshape(self.activation(activation, tf.nn.bias_add(y, bias)), (*lead, out))
 
-    @composite
     def embedding(self, table, ids, padding_idx=None):
         out = tf.gather(table, ids)
         if padding_idx is not None:  # HF's nn.Embedding(padding_idx): the pad row gets no gradient from lookups
             out = tf.where(tf.equal(ids, tf.cast(padding_idx, ids.dtype))[..., None], tf.stop_gradient(out), out)
         return out
 
-    @composite
     def softmax(self, x, axis=-1):
         dtype = x.dtype
         y = tf.nn.softmax(tf.cast(x, tf.float32) if dtype.name in LOW_PRECISION else x, axis=axis)
         return tf.cast(y, dtype) if dtype.name in LOW_PRECISION else y
 
-    @composite
     def log_softmax(self, x, axis=-1):
         return tf.nn.log_softmax(tf.cast(x, tf.float32) if x.dtype.name in LOW_PRECISION else x, axis=axis)
 
-    @composite
     def layer_norm(self, x, weight, bias, eps):
         dtype = x.dtype
         y = tf.cast(x, tf.float32) if dtype.name in LOW_PRECISION else x
@@ -214,23 +180,18 @@ class TFOps(Ops):
             y = tf.cast(y, dtype)
         return y * weight + bias
 
-    @composite
     def gelu(self, x):
         return tf.nn.gelu(x, approximate=False)
 
-    @composite
     def gelu_new(self, x):
         return tf.nn.gelu(x, approximate=True)
 
-    @composite
     def relu(self, x):
         return tf.nn.relu(x)
 
-    @composite
     def silu(self, x):
         return tf.nn.silu(x)
 
-    @composite
     def attention(self, q, k, v, bias, head_mask=None, dropout_rate=0.0, rng=None, site=0, need_weights=False):
         dtype = q.dtype
         scores = tf.linalg.matmul(q, k, transpose_b=True)            # [B, N, S, S], no explicit transpose of k
@@ -246,8 +207,7 @@ class TFOps(Ops):
             probs = probs * tf.cast(head_mask, probs.dtype)
         return tf.linalg.matmul(probs, v), (probs if need_weights else None)
 
-    @composite
-    def cross_entropy(self, logits, labels, ignore_index=-100):
+    def cross_entropy(self, logits, labels, ignore_index=IGNORE_INDEX):
         logits = tf.cast(logits, tf.float32) if logits.dtype.name in LOW_PRECISION else logits
         keep = tf.not_equal(labels, tf.cast(ignore_index, labels.dtype))
         safe = tf.where(keep, labels, tf.zeros_like(labels))
@@ -255,12 +215,10 @@ class TFOps(Ops):
         weight = tf.cast(keep, nll.dtype)
         return tf.reduce_sum(nll * weight) / tf.reduce_sum(weight)  # 0/0 = NaN when all ignored, as in PyTorch
 
-    @composite
     def mse_loss(self, x, y):
         x = tf.cast(x, tf.float32) if x.dtype.name in LOW_PRECISION else x
         return tf.reduce_mean(tf.math.squared_difference(x, tf.cast(y, x.dtype)))
 
-    @composite
     def bce_with_logits(self, logits, targets):
         x = tf.cast(logits, tf.float32) if logits.dtype.name in LOW_PRECISION else logits
         return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(targets, x.dtype), logits=x))

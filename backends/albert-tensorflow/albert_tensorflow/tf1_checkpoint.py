@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from albert_core.checkpoints import Checkpoint
 from albert_core.config import AlbertConfig
 from albert_core.errors import CheckpointError
-from albert_core.formats import Checkpoint
 from albert_core.layout import layer_prefix
 
 ORIGINAL_CONFIG = "albert_config.json"

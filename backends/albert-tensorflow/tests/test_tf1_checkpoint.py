@@ -16,8 +16,7 @@ from albert_tensorflow.tf1_checkpoint import TF1CheckpointFormat, skip_reason
 
 import albert_core
 from albert_core import CheckpointError
-from albert_core.convert import convert
-from albert_core.safetensors_io import CheckpointFolder
+from albert_core.checkpoints import CheckpointFolder, convert
 
 # albert_config.json as google-research/albert writes it (legacy keys included, "gelu" meaning tanh gelu).
 TINY = dict(vocab_size=40, embedding_size=8, hidden_size=16, num_hidden_layers=4, num_hidden_groups=2,

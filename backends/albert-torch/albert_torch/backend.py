@@ -12,7 +12,7 @@ from albert_core.backend import Backend, LoadInfo
 from albert_core.config import AlbertConfig
 from albert_core.errors import BackendError
 
-from .module import AlbertTorchModel
+from .model import AlbertTorchModel
 from .ops import DTYPES, TorchOps
 
 

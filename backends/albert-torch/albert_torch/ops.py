@@ -10,14 +10,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from albert_core.ops import Ops, composite, primitive
+from albert_core.ops import IGNORE_INDEX, LOW_PRECISION, Ops
 
 DTYPES: dict[str, torch.dtype] = {
     "float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
     "int64": torch.int64, "int32": torch.int32, "bool": torch.bool,
 }
 DTYPE_NAMES: dict[torch.dtype, str] = {v: k for k, v in DTYPES.items()}
-_HALF = (torch.float16, torch.bfloat16)
+_HALF = tuple(DTYPES[name] for name in LOW_PRECISION)
 _FEW_ROWS = 256  # `linear` below this many rows multiplies weight @ x.T (see there)
 
 
@@ -35,7 +35,6 @@ class TorchOps(Ops):
         self.device = torch.device(device)
 
     # ---------------------------------------------------------------- primitives: data movement
-    @primitive
     def asarray(self, x, dtype=None):
         torch_dtype = DTYPES[dtype] if dtype is not None else None
         if isinstance(x, torch.Tensor):
@@ -46,7 +45,6 @@ class TorchOps(Ops):
             t = torch.tensor(np.asarray(x))
         return t.to(device=self.device, dtype=torch_dtype)
 
-    @primitive
     def to_numpy(self, x):
         if not isinstance(x, torch.Tensor):
             return np.asarray(x)
@@ -55,99 +53,73 @@ class TorchOps(Ops):
             x = x.float()
         return x.cpu().numpy()
 
-    @primitive
     def cast(self, x, dtype):
         return x.to(DTYPES[dtype])
 
-    @primitive
     def dtype_name(self, x):
         return DTYPE_NAMES[x.dtype]
 
-    @primitive
     def shape(self, x):
         return tuple(x.shape)
 
     # ---------------------------------------------------------------- primitives: shape and indexing
-    @primitive
     def reshape(self, x, shape):
         return x.reshape(shape)
 
-    @primitive
     def transpose(self, x, axes):
         return x.permute(axes)
 
-    @primitive
-    def concat(self, xs, axis):
-        return torch.cat(xs, dim=axis)
-
-    @primitive
     def take(self, table, ids):
         return table[ids]
 
-    @primitive
     def take_along_axis(self, x, ids):
         return torch.gather(x, -1, ids.long().unsqueeze(-1)).squeeze(-1)
 
-    @primitive
     def where(self, cond, x, y):
         return torch.where(cond, x, y)
 
-    @primitive
     def not_equal(self, x, value):
         return torch.ne(x, value)
 
-    @primitive
     def clip(self, x, low, high):
         return torch.clamp(x, low, high)
 
     # ---------------------------------------------------------------- primitives: math
-    @primitive
     def matmul(self, a, b):
         return torch.matmul(a, b)
 
-    @primitive
     def einsum(self, spec, *operands):
         return torch.einsum(spec, *operands)
 
-    @primitive
     def exp(self, x):
         return torch.exp(x)
 
-    @primitive
     def log(self, x):
         return torch.log(x)
 
-    @primitive
     def tanh(self, x):
         return torch.tanh(x)
 
-    @primitive
     def erf(self, x):
         return torch.erf(x)
 
-    @primitive
     def sqrt(self, x):
         return torch.sqrt(x)
 
-    @primitive
     def abs(self, x):
         return torch.abs(x)
 
-    @primitive
     def maximum(self, x, y):
         if isinstance(y, torch.Tensor):
             return torch.maximum(x, y.to(x.dtype))
         return torch.clamp_min(x, y)
 
-    @primitive
     def sum(self, x, axis=None, keepdims=False):
         return x.sum() if axis is None else x.sum(dim=axis, keepdim=keepdims)
 
-    @primitive
     def max(self, x, axis=None, keepdims=False):
         return x.max() if axis is None else x.amax(dim=axis, keepdim=keepdims)
 
-    @primitive
     def dropout(self, x, rate, rng, site):
         # `rng`: None (torch's global RNG, so torch.manual_seed reproduces a run), a torch.Generator, or an int
         # seed (one derived generator per site).
@@ -158,7 +130,6 @@ class TorchOps(Ops):
         return x * keep.to(x.dtype) * (1.0 / (1.0 - rate))
 
     # ---------------------------------------------------------------- composites: native kernels
-    @composite
     def linear(self, x, weight, bias=None):
         rows = x.numel() // max(1, x.shape[-1])
         if rows <= _FEW_ROWS and x.dtype == torch.float32 and x.device.type == "cpu":
@@ -170,43 +141,34 @@ class TorchOps(Ops):
             return y.t().reshape(*x.shape[:-1], weight.shape[0])
         return F.linear(x, weight, bias)
 
-    @composite
     def embedding(self, table, ids, padding_idx=None):
         return F.embedding(ids, table, padding_idx=padding_idx)
 
-    @composite
     def softmax(self, x, axis=-1):
         if x.dtype in _HALF:
             return F.softmax(x, dim=axis, dtype=torch.float32).to(x.dtype)
         return F.softmax(x, dim=axis)
 
-    @composite
     def log_softmax(self, x, axis=-1):
         return F.log_softmax(x, dim=axis, dtype=torch.float32 if x.dtype in _HALF else None)
 
-    @composite
     def layer_norm(self, x, weight, bias, eps):
         if x.dtype in _HALF:  # statistics and affine in float32, one rounding at the end
             return F.layer_norm(x.float(), x.shape[-1:], weight.float(), bias.float(), eps).to(x.dtype)
         return F.layer_norm(x, x.shape[-1:], weight, bias, eps)
 
-    @composite
     def gelu(self, x):
         return F.gelu(x)
 
-    @composite
     def gelu_new(self, x):
         return F.gelu(x, approximate="tanh")
 
-    @composite
     def relu(self, x):
         return F.relu(x)
 
-    @composite
     def silu(self, x):
         return F.silu(x)
 
-    @composite
     def attention(self, q, k, v, bias, head_mask=None, dropout_rate=0.0, rng=None, site=0, need_weights=False):
         # The fused kernel cannot return probabilities, scale them per head, or draw from a caller's generator;
         # those cases run the reference body (still on native kernels through the overrides above).
@@ -220,19 +182,16 @@ class TorchOps(Ops):
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=float(dropout_rate))
         return ctx, None
 
-    @composite
-    def cross_entropy(self, logits, labels, ignore_index=-100):
+    def cross_entropy(self, logits, labels, ignore_index=IGNORE_INDEX):
         if logits.dtype in _HALF:
             logits = logits.float()
         return F.cross_entropy(logits, labels.long(), ignore_index=ignore_index)
 
-    @composite
     def mse_loss(self, x, y):
         if x.dtype in _HALF:
             x = x.float()
         return F.mse_loss(x, y.to(x.dtype))
 
-    @composite
     def bce_with_logits(self, logits, targets):
         if logits.dtype in _HALF:
             logits = logits.float()

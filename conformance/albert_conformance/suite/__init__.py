@@ -1,1 +1,1 @@
-"""The conformance tests; collected only with --albert-backend (see albert_conformance.plugin)."""
+"""The conformance tests: `python -m albert_conformance --backend NAME` runs them (see albert_conformance.plugin)."""

@@ -7,7 +7,6 @@ import math
 import numpy as np
 
 from albert_core import Backend, Ops
-from albert_core.ops import composite, primitive
 
 from . import BACKEND_NAME
 
@@ -18,108 +17,80 @@ class ExampleOps(Ops):
     name = BACKEND_NAME
 
     # -- data movement: native tensors here are NumPy arrays
-    @primitive
     def asarray(self, x, dtype=None):
         return np.asarray(x, dtype=dtype)
 
-    @primitive
     def to_numpy(self, x):
         return np.asarray(x)
 
-    @primitive
     def cast(self, x, dtype):
         return np.asarray(x).astype(dtype, copy=False)
 
-    @primitive
     def dtype_name(self, x):
         return np.asarray(x).dtype.name
 
-    @primitive
     def shape(self, x):
         return tuple(np.shape(x))
 
     # -- shape and indexing
-    @primitive
     def reshape(self, x, shape):
         return np.reshape(x, shape)
 
-    @primitive
     def transpose(self, x, axes):
         return np.transpose(x, axes)
 
-    @primitive
-    def concat(self, xs, axis):
-        return np.concatenate(xs, axis=axis)
-
-    @primitive
     def take(self, table, ids):
         return np.take(table, ids, axis=0)
 
-    @primitive
     def take_along_axis(self, x, ids):
         return np.take_along_axis(x, np.expand_dims(ids, -1), axis=-1)[..., 0]
 
-    @primitive
     def where(self, cond, x, y):
         return np.where(cond, x, y)
 
-    @primitive
     def not_equal(self, x, value):
         return np.not_equal(x, value)
 
-    @primitive
     def clip(self, x, low, high):
         x = np.asarray(x)
         return np.clip(x, low, high).astype(x.dtype, copy=False)
 
     # -- math
-    @primitive
     def matmul(self, a, b):
         return np.matmul(a, b)
 
-    @primitive
     def einsum(self, spec, *operands):
         return np.einsum(spec, *operands)
 
-    @primitive
     def exp(self, x):
         return np.exp(x)
 
-    @primitive
     def log(self, x):
         return np.log(x)
 
-    @primitive
     def tanh(self, x):
         return np.tanh(x)
 
-    @primitive
     def erf(self, x):
         x = np.asarray(x)
         return _erf(x).astype(x.dtype, copy=False)
 
-    @primitive
     def sqrt(self, x):
         return np.sqrt(x)
 
-    @primitive
     def abs(self, x):
         return np.abs(x)
 
-    @primitive
     def maximum(self, x, y):
         x = np.asarray(x)
         return np.maximum(x, np.asarray(y, dtype=x.dtype))
 
-    @primitive
     def sum(self, x, axis=None, keepdims=False):
         return np.sum(x, axis=axis, keepdims=keepdims)
 
-    @primitive
     def max(self, x, axis=None, keepdims=False):
         return np.max(x, axis=axis, keepdims=keepdims)
 
-    @primitive
     def dropout(self, x, rate, rng, site):
         # rng: an int seed (one stream per site) or None for fresh entropy.
         gen = np.random.default_rng(None if rng is None else [int(rng), site])
@@ -127,12 +98,10 @@ class ExampleOps(Ops):
         return np.where(gen.random(x.shape) >= rate, x / (1.0 - rate), 0.0).astype(x.dtype, copy=False)
 
     # -- composites: optional native kernels; the signature must stay the contract's
-    @composite
     def softmax(self, x, axis=-1):
         z = np.exp(x - np.max(x, axis=axis, keepdims=True))
         return z / np.sum(z, axis=axis, keepdims=True)
 
-    @composite
     def gelu(self, x):
         return 0.5 * x * (1.0 + self.erf(x / math.sqrt(2.0)))
 

@@ -1,4 +1,5 @@
-"""The pipeline tasks: how each turns inputs into model rows and model outputs into answers."""
+"""Classifiers: text-classification (a text or pair -> labels), token-classification (text -> entities) and
+multiple-choice (a context and its choices -> the best choice)."""
 
 from __future__ import annotations
 
@@ -6,106 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ._pipeline_batch import Feature, sigmoid, softmax
-from ._pipeline_qa import QuestionAnsweringPipeline
-from .errors import ConfigError, InputError, InputTypeError
-from .pipelines import Pipeline
-
-
-def _check_top_k(value: Any, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        extra = " or None (all)" if allow_none else ""
-        raise ConfigError(f"top_k must be an int >= 1{extra}, got {value!r}")
-    return value
-
-
-def _texts(items: list[Any], task: str) -> list[str]:
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            raise InputTypeError(f"{task} input {index} must be a str, got {type(item).__name__} {item!r:.60}")
-    return items
-
-
-def _rows(pipe: Pipeline, texts: list[str], pairs: list[str] | None = None, **extra: Any) -> dict[str, list]:
-    return pipe.tokenizer(texts, pairs, truncation=True, max_length=pipe.max_length, return_tensors=None, **extra)
-
-
-def _unknown_options(task: str, options: dict[str, Any], known: tuple[str, ...]) -> None:
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ConfigError(f"{task} does not take {unknown}; its options are {list(known)}")
-
-
-class FillMaskPipeline(Pipeline):
-    """Text with [MASK] -> the likeliest pieces for each mask: `{score, token, token_str, sequence}`."""
-
-    task = "fill-mask"
-    fields = {"logits": "token"}
-
-    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        _unknown_options(self.task, options, ("top_k", "targets"))
-        top_k = _check_top_k(options.get("top_k", 5))
-        targets = options.get("targets")
-        target_ids = None
-        if targets is not None:
-            if isinstance(targets, str):
-                targets = [targets]
-            if not isinstance(targets, (list, tuple)) or not targets or not all(isinstance(t, str) for t in targets):
-                raise ConfigError(f"targets must be a str or a non-empty list of str, got {targets!r}")
-            target_ids = sorted({self._target_id(t) for t in targets})
-        return {"top_k": top_k, "target_ids": target_ids}
-
-    def _target_id(self, target: str) -> int:
-        """A piece written as in the vocabulary ("\u2581paris", "[SEP]") is taken as is; a word ("Paris") gives the
-        first piece the tokenizer makes of it ("\u2581paris"), so targets mean whole words as users type them."""
-        tok = self.tokenizer
-        if target.startswith("\u2581") or target in tok.all_special_tokens:
-            token_id = tok.convert_tokens_to_ids(target)
-            if token_id == tok.unk_token_id and target != tok.unk_token:
-                raise ConfigError(f"target {target!r} is not a piece of the vocabulary; pass a word instead")
-            return token_id
-        pieces = tok.tokenize(target)
-        if not pieces:
-            raise ConfigError(f"target {target!r} has no tokens; pass words or vocabulary pieces")
-        return tok.convert_tokens_to_ids(pieces[0])
-
-    def preprocess(self, items: list[Any], options: dict[str, Any]) -> list[list[Feature]]:
-        texts = _texts(items, self.task)
-        enc = _rows(self, texts)
-        mask_id = self.tokenizer.mask_token_id
-        out = []
-        for index, (ids, types) in enumerate(zip(enc["input_ids"], enc["token_type_ids"])):
-            positions = [p for p, t in enumerate(ids) if t == mask_id]
-            if not positions:
-                where = "after truncation to max_length" if self.tokenizer.mask_token in texts[index] else ""
-                raise InputError(f"fill-mask input {index} has no {self.tokenizer.mask_token} token {where}"
-                                 f"({texts[index]!r:.60}); put {self.tokenizer.mask_token} where a word is missing")
-            out.append([Feature(ids, types, {"masks": positions})])
-        return out
-
-    def postprocess(self, item, features, outputs, options):
-        feature, logits = features[0], outputs[0]["logits"]
-        vocab = self.tokenizer.vocab_size
-        ids = np.asarray(feature.input_ids)
-        answers = []
-        for position in feature.meta["masks"]:
-            probs = softmax(logits[position, :vocab])
-            candidates = np.asarray(options["target_ids"]) if options["target_ids"] is not None else np.arange(vocab)
-            scores = probs[candidates]
-            k = min(options["top_k"], len(candidates))
-            best = np.argsort(-scores, kind="stable")[:k]
-            rows = []
-            for choice in best:
-                token = int(candidates[choice])
-                filled = ids.copy()
-                filled[position] = token
-                rows.append({"score": float(scores[choice]), "token": token,
-                             "token_str": self.tokenizer.decode([token]),
-                             "sequence": self.tokenizer.decode(filled, skip_special_tokens=True)})
-            answers.append(rows)
-        return answers[0] if len(answers) == 1 else answers
+from ..errors import ConfigError, InputTypeError
+from ..tasks import MULTIPLE_CHOICE, TEXT_CLASSIFICATION, TOKEN_CLASSIFICATION
+from .base import Pipeline, check_texts, check_top_k, reject_unknown_options
+from .batching import Feature, sigmoid, softmax
 
 
 def _text_and_pair(item: Any, index: int) -> tuple[str, str | None]:
@@ -121,18 +26,18 @@ def _text_and_pair(item: Any, index: int) -> tuple[str, str | None]:
 class TextClassificationPipeline(Pipeline):
     """Text (or a text pair) -> `{label, score}` (labels from the config's id2label)."""
 
-    task = "text-classification"
+    task = TEXT_CLASSIFICATION
     fields = {"logits": "row"}
 
     def check_options(self, options):
-        _unknown_options(self.task, options, ("top_k", "function_to_apply"))
+        reject_unknown_options(self.task, options, ("top_k", "function_to_apply"))
         function = options.get("function_to_apply")
         if function is None:
             multi = self.config.problem_type == "multi_label_classification" or self.config.num_labels == 1
             function = "sigmoid" if multi else "softmax"
         if function not in ("softmax", "sigmoid", "none"):
             raise ConfigError(f"function_to_apply must be 'softmax', 'sigmoid' or 'none', got {function!r}")
-        return {"top_k": _check_top_k(options.get("top_k", 1), allow_none=True), "function": function}
+        return {"top_k": check_top_k(options.get("top_k", 1), allow_none=True), "function": function}
 
     def preprocess(self, items, options):
         pairs = [_text_and_pair(item, i) for i, item in enumerate(items)]
@@ -143,11 +48,11 @@ class TextClassificationPipeline(Pipeline):
             for has_pair in (False, True):
                 chosen = [i for i, s in enumerate(seconds) if (s is not None) == has_pair]
                 if chosen:
-                    enc = _rows(self, [texts[i] for i in chosen], [seconds[i] for i in chosen] if has_pair else None)
+                    enc = self.tokenize([texts[i] for i in chosen], [seconds[i] for i in chosen] if has_pair else None)
                     for row, i in enumerate(chosen):
                         out[i] = [Feature(enc["input_ids"][row], enc["token_type_ids"][row])]
             return out
-        enc = _rows(self, texts)
+        enc = self.tokenize(texts)
         return [[Feature(ids, types)] for ids, types in zip(enc["input_ids"], enc["token_type_ids"])]
 
     def postprocess(self, item, features, outputs, options):
@@ -175,11 +80,11 @@ def _entity_type(label: str) -> tuple[str, bool]:
 class TokenClassificationPipeline(Pipeline):
     """Text -> entities with character spans; words are aggregated from SentencePiece pieces (▁ starts a word)."""
 
-    task = "token-classification"
+    task = TOKEN_CLASSIFICATION
     fields = {"logits": "token"}
 
     def check_options(self, options):
-        _unknown_options(self.task, options, ("aggregation_strategy", "ignore_labels"))
+        reject_unknown_options(self.task, options, ("aggregation_strategy", "ignore_labels"))
         strategy = options.get("aggregation_strategy", "first")
         if strategy not in AGGREGATIONS:
             raise ConfigError(f"aggregation_strategy must be one of {AGGREGATIONS}, got {strategy!r}")
@@ -189,8 +94,8 @@ class TokenClassificationPipeline(Pipeline):
         return {"strategy": strategy, "ignore": frozenset(ignore)}
 
     def preprocess(self, items, options):
-        texts = _texts(items, self.task)
-        enc = _rows(self, texts, return_offsets_mapping=True, return_special_tokens_mask=True)
+        texts = check_texts(items, self.task)
+        enc = self.tokenize(texts, return_offsets_mapping=True, return_special_tokens_mask=True)
         return [[Feature(ids, types, {"offsets": offs, "special": special})]
                 for ids, types, offs, special in zip(enc["input_ids"], enc["token_type_ids"], enc["offset_mapping"],
                                                      enc["special_tokens_mask"])]
@@ -254,45 +159,14 @@ class TokenClassificationPipeline(Pipeline):
         return out
 
 
-POOLINGS = (None, "cls", "mean", "pooler")
-
-
-class FeatureExtractionPipeline(Pipeline):
-    """Text -> its token embeddings `(seq, hidden)` (with [CLS] and [SEP]), or one pooled vector `(hidden,)`."""
-
-    task = "feature-extraction"
-    fields = {"last_hidden_state": "token", "pooler_output": "row"}
-
-    def check_options(self, options):
-        _unknown_options(self.task, options, ("pooling",))
-        pooling = options.get("pooling")
-        if pooling not in POOLINGS:
-            raise ConfigError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-        return {"pooling": pooling}
-
-    def preprocess(self, items, options):
-        enc = _rows(self, _texts(items, self.task))
-        return [[Feature(ids, types)] for ids, types in zip(enc["input_ids"], enc["token_type_ids"])]
-
-    def postprocess(self, item, features, outputs, options):
-        tokens, pooling = outputs[0]["last_hidden_state"], options["pooling"]
-        if pooling == "cls":
-            return tokens[0]
-        if pooling == "mean":
-            return tokens.mean(axis=0)
-        if pooling == "pooler":
-            return outputs[0]["pooler_output"]
-        return tokens
-
-
 class MultipleChoicePipeline(Pipeline):
     """`{"context": str, "choices": [str, ...]}` -> `{label, choice, scores}` (softmax over the choices)."""
 
-    task = "multiple-choice"
+    task = MULTIPLE_CHOICE
     fields = {"logits": "row"}
 
     def check_options(self, options):
-        _unknown_options(self.task, options, ())
+        reject_unknown_options(self.task, options, ())
         return options
 
     def is_single(self, inputs):
@@ -307,7 +181,7 @@ class MultipleChoicePipeline(Pipeline):
                     or not all(isinstance(c, str) for c in choices):
                 raise InputTypeError(f"multiple-choice input {index} must be {{'context': str, 'choices': "
                                      f"[str, ...]}} with at least one choice, got {item!r:.80}")
-            enc = _rows(self, [item["context"]] * len(choices), list(choices))
+            enc = self.tokenize([item["context"]] * len(choices), list(choices))
             out.append([Feature(enc["input_ids"], enc["token_type_ids"])])
         return out
 
@@ -315,13 +189,3 @@ class MultipleChoicePipeline(Pipeline):
         scores = softmax(outputs[0]["logits"])
         best = int(np.argmax(scores))
         return {"label": best, "choice": item["choices"][best], "scores": [float(s) for s in scores]}
-
-
-PIPELINES = {
-    "fill-mask": FillMaskPipeline,
-    "text-classification": TextClassificationPipeline,
-    "token-classification": TokenClassificationPipeline,
-    "question-answering": QuestionAnsweringPipeline,
-    "feature-extraction": FeatureExtractionPipeline,
-    "multiple-choice": MultipleChoicePipeline,
-}

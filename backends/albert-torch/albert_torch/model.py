@@ -66,6 +66,7 @@ class AlbertTorchModel(nn.Module):
     def _word_embeddings(self) -> torch.Tensor:
         return self.albert.embeddings.word_embeddings.weight
 
+    @property
     def ops(self) -> TorchOps:
         """The op set bound to the device the parameters are on now (follows `.to(device)`)."""
         device = self.device
@@ -87,7 +88,7 @@ class AlbertTorchModel(nn.Module):
                 inputs_embeds=None, labels=None, sentence_order_label=None, start_positions=None,
                 end_positions=None, *, output_attentions: bool = False, output_hidden_states: bool = False,
                 rng: Any = None) -> ModelOutput:
-        ops = self.ops()
+        ops = self.ops
         # Validation reads tensors on the host; CPU tensors are viewed, not copied.
         arrays = prepare_inputs(self.config, self.task, ops.to_numpy, input_ids=input_ids,
                                 attention_mask=attention_mask, token_type_ids=token_type_ids,

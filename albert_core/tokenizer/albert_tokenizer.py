@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._api import EncodingMixin, _check_positive_int, _check_text
-from ._batch import BatchEncoding, Offsets
-from ._spm import MODEL_FILE_NAME, _abbrev, encode_with_offsets, load_processor, resolve_model_path
-from ._text import (
+from ..errors import TokenizerError, TokenizerTypeError
+from .encoding import EncodingMixin, _check_positive_int, _check_text
+from .packing import BatchEncoding, Offsets
+from .spiece import MODEL_FILE_NAME, _abbrev, encode_with_offsets, load_processor, resolve_model_path
+from .text import (
     SpecialTokenSplitter,
     TextOptions,
     needs_digit_comma_split,
@@ -27,7 +28,6 @@ from ._text import (
     preprocess_fast,
     split_digit_comma,
 )
-from .errors import TokenizerError, TokenizerTypeError
 
 __all__ = ["AlbertTokenizer", "BatchEncoding"]
 

@@ -1,49 +1,26 @@
-"""Checkpoint formats: the `Checkpoint` a reader returns, and the built-in HF safetensors folder format."""
+"""The built-in checkpoint format: an HF model folder (`config.json` + `model.safetensors` or a sharded index,
+`spiece.model` optional), read lazily and written as HF transformers writes it."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from .config import AlbertConfig
-from .errors import BackendError, CheckpointError
-from .safetensors_io import INDEX_NAME, WEIGHTS_NAME, CheckpointFolder, save_safetensors
+from ..config import AlbertConfig
+from ..errors import CheckpointError
+from .formats import HF_FORMAT, Checkpoint
+from .safetensors_file import INDEX_NAME, WEIGHTS_NAME, CheckpointFolder, save_safetensors
 
 CONFIG_NAME = "config.json"
 TOKENIZER_NAME = "spiece.model"
 
 
-@dataclass
-class Checkpoint:
-    """A model as a format reader returns it: config, HF-named float arrays (possibly lazy), and a report."""
-
-    config: AlbertConfig
-    weights: Mapping[str, np.ndarray]
-    source: str = ""
-    skipped: list[str] = field(default_factory=list)  # entries deliberately dropped (optimizer slots...)
-    tokenizer_file: Path | None = None
-    architectures: list[str] | None = None
-
-    def shape(self, name: str) -> tuple[int, ...]:
-        return tensor_shape(self.weights, name)
-
-
-def tensor_shape(weights: Mapping[str, np.ndarray], name: str) -> tuple[int, ...]:
-    """A tensor's shape, from the mapping's `shape(name)` when it has one (lazy readers), else by reading it."""
-    shape_of = getattr(weights, "shape", None)
-    return tuple(shape_of(name)) if callable(shape_of) else tuple(np.shape(weights[name]))
-
-
 class HFSafetensorsFormat:
     """An HF model folder: `config.json` plus `model.safetensors` (or a sharded index), `spiece.model` optional."""
 
-    name = "hf-safetensors"
+    name = HF_FORMAT
     description = "Hugging Face model folder (config.json + model.safetensors[.index.json])"
 
     def detect(self, path: str | os.PathLike) -> bool:
@@ -81,23 +58,3 @@ def _architectures(config_file: Path) -> list[str] | None:
     except (OSError, ValueError, AttributeError):
         return None
     return [a for a in value if isinstance(a, str)] if isinstance(value, list) else None
-
-
-def read_checkpoint(source: str | os.PathLike, format: str | None = None) -> tuple[str, Checkpoint]:
-    """Read `source` with the named format, or with the first registered format that detects it."""
-    from .plugins import manager
-
-    registry = manager.formats
-    if format is not None:
-        return format, registry.get(format).read(source)
-    if not Path(source).exists():
-        raise CheckpointError(f"model source {os.fspath(source)!r} does not exist")
-    for name in ["hf-safetensors", *(n for n in registry.names() if n != "hf-safetensors")]:
-        try:
-            fmt = registry.get(name)
-        except BackendError:  # its framework is missing or the plugin is broken: it cannot be this format
-            continue
-        if fmt.detect(source):
-            return name, fmt.read(source)
-    # Not detected: the HF reader gives the most useful message (missing config, unsafe files...).
-    return "hf-safetensors", registry.get("hf-safetensors").read(source)

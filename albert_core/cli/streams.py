@@ -9,16 +9,24 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
+from ..tasks import (
+    FEATURE_EXTRACTION,
+    FILL_MASK,
+    MULTIPLE_CHOICE,
+    QUESTION_ANSWERING,
+    TEXT_CLASSIFICATION,
+    TOKEN_CLASSIFICATION,
+)
 
 # subcommand -> (pipeline task, help)
 TASK_COMMANDS = {
-    "fill-mask": ("fill-mask", "fill the [MASK] tokens of each text"),
-    "classify": ("text-classification", "label each text (or TAB-separated text pair)"),
-    "tag": ("token-classification", "label the words of each text (entities)"),
-    "qa": ("question-answering", "answer each question from --context, or TAB-separated question and context"),
-    "embed": ("feature-extraction", "one embedding vector per text (or per token with --pooling none)"),
-    "choose": ("multiple-choice", "pick the best choice: TAB-separated context and choices, one example a line"),
+    "fill-mask": (FILL_MASK, "fill the [MASK] tokens of each text"),
+    "classify": (TEXT_CLASSIFICATION, "label each text (or TAB-separated text pair)"),
+    "tag": (TOKEN_CLASSIFICATION, "label the words of each text (entities)"),
+    "qa": (QUESTION_ANSWERING, "answer each question from --context, or TAB-separated question and context"),
+    "embed": (FEATURE_EXTRACTION, "one embedding vector per text (or per token with --pooling none)"),
+    "choose": (MULTIPLE_CHOICE, "pick the best choice: TAB-separated context and choices, one example a line"),
 }
 
 
@@ -70,7 +78,7 @@ def json_to_input(task: str, line: str, where: str) -> Any:
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); write one JSON value a line") \
             from None
-    if isinstance(value, dict) and task in ("fill-mask", "token-classification", "feature-extraction"):
+    if isinstance(value, dict) and task in (FILL_MASK, TOKEN_CLASSIFICATION, FEATURE_EXTRACTION):
         if set(value) != {"text"}:
             raise InputError(f"{where}: a {task} line is a JSON string or {{\"text\": ...}}, got keys {sorted(value)}")
         return value["text"]

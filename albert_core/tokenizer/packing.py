@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import TokenizerError
+from ..errors import TokenizerError
 
 Offsets = list[tuple[int, int]]
 TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second")
@@ -25,7 +25,7 @@ class BatchEncoding(dict):
 
 
 @dataclass(frozen=True)
-class LayoutOptions:
+class PackOptions:
     cls_id: int
     sep_id: int
     pad_id: int
@@ -72,12 +72,12 @@ def _shorten(first: list, second: list | None, excess: int, strategy: str, index
     return first[: len(first) - excess], second
 
 
-def layout(
+def pack_batch(
     firsts: list[list[int]],
     seconds: list[list[int]] | None,
     first_offsets: list[Offsets] | None,
     second_offsets: list[Offsets] | None,
-    options: LayoutOptions,
+    options: PackOptions,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
     """Rows of ``[CLS] A [SEP] (B [SEP])``, truncated and padded into int64 arrays of shape (batch, width).
 

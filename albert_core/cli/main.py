@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._cli_tasks import (
+from ..tasks import BASE, TASKS
+from .streams import (
     TASK_COMMANDS,
     Progress,
     UsageError,
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--model", default=DEFAULT_COMPARE_MODEL,
                          help=f"model folder, preset, random:<preset> or random:tiny (default {DEFAULT_COMPARE_MODEL})")
     compare.add_argument("--backends", default=None, help="comma-separated backends (default: all installed)")
-    compare.add_argument("--task", default="base", help="model task (base, masked-lm, ...); default base")
+    compare.add_argument("--task", default=BASE, help=f"model task ({', '.join(TASKS)}); default {BASE}")
     compare.add_argument("--batch", type=_positive_int, default=2, help="batch size (default 2)")
     compare.add_argument("--seq", type=_positive_int, default=32, help="tokens per row (default 32)")
     compare.add_argument("--reps", type=_positive_int, default=2, help="steady-state repetitions (default 2)")
@@ -132,8 +133,8 @@ def _task_flags(p: argparse.ArgumentParser, command: str) -> None:
 
 
 def _check_model_and_backend(args: Any) -> None:
-    from .config import PRESETS
-    from .plugins import available_backends
+    from ..config import PRESETS
+    from ..plugins import available_backends
 
     model = args.model
     if not model.startswith("random:") and not Path(model).exists() and model not in PRESETS and \
@@ -150,7 +151,7 @@ def _check_model_and_backend(args: Any) -> None:
 
 
 def _make_pipeline(task: str, args: Any):
-    from .pipelines import pipeline
+    from ..pipelines import pipeline
 
     labels = [x for x in args.labels.split(",") if x] if args.labels else None
     if args.tokenizer is not None and not Path(args.tokenizer).exists():
@@ -161,7 +162,7 @@ def _make_pipeline(task: str, args: Any):
 
 
 def cmd_backends(args: Any) -> int:
-    from ._cli_compare import backend_rows, format_table
+    from .compare import backend_rows, format_table
 
     rows, failures = backend_rows()
     if args.json:
@@ -176,8 +177,8 @@ def cmd_backends(args: Any) -> int:
 
 
 def cmd_formats(args: Any) -> int:
-    from ._cli_compare import format_table
-    from .plugins import manager
+    from ..plugins import manager
+    from .compare import format_table
 
     rows = []
     for name in manager.formats.names():
@@ -193,8 +194,7 @@ def cmd_formats(args: Any) -> int:
 
 
 def cmd_convert(args: Any) -> int:
-    from .convert import convert
-    from .layout import TASKS
+    from ..checkpoints import convert
 
     if not Path(args.src).exists() and not Path(args.src + ".index").exists():
         raise UsageError(f"src {args.src!r}: no such file, folder or checkpoint prefix")
@@ -206,10 +206,9 @@ def cmd_convert(args: Any) -> int:
 
 
 def cmd_compare(args: Any) -> int:
-    from ._cli_compare import compare_table, run_compare
-    from .layout import TASKS
-    from .pipelines import resolve_model
-    from .plugins import available_backends, manager
+    from ..pipelines import resolve_model
+    from ..plugins import available_backends, manager
+    from .compare import compare_table, run_compare
 
     if args.task not in TASKS:
         raise UsageError(f"--task {args.task!r}: use one of {', '.join(TASKS)}")
@@ -313,7 +312,7 @@ def cmd_run(args: Any) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .errors import AlbertError
+    from ..errors import AlbertError
 
     argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter is not for CLI users

@@ -1,4 +1,5 @@
-"""`pipeline(task, model=...)`: text in, answers out, on any backend (HF's pipeline habits).
+"""The `Pipeline` base class: input checks, length-sorted batching, streaming; and resolving a pipeline's model
+and tokenizer.
 
     >>> fill = albert_core.pipeline("fill-mask", model="path/to/albert-base-v2", backend="torch")
     >>> fill("The capital of France is [MASK].", top_k=3)
@@ -17,28 +18,19 @@ from typing import Any
 
 import numpy as np
 
-from .api import RANDOM_PREFIX, _resolve_source, load, random_checkpoint
-from .config import AlbertConfig
-from .errors import ConfigError, InputError, TokenizerError
-from .formats import Checkpoint
-from .ops import Ops
-from .plugins import get_backend
+from ..api import RANDOM_PREFIX, _resolve_source, random_checkpoint
+from ..backend import LoadedModel
+from ..checkpoints import Checkpoint
+from ..config import AlbertConfig
+from ..errors import ConfigError, InputError, InputTypeError, TokenizerError
+from ..tasks import PRETRAINING
+from .batching import run_batches
 
-# Pipeline task -> model task (layout.TASKS); aliases are the names HF users type.
-TASKS = {
-    "fill-mask": "masked-lm",
-    "text-classification": "sequence-classification",
-    "token-classification": "token-classification",
-    "question-answering": "question-answering",
-    "feature-extraction": "base",
-    "multiple-choice": "multiple-choice",
-}
-ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 
 def resolve_model(source: Any, seed: int = 0) -> Checkpoint:
     """A model source as `load` takes it (folder, preset, `random:<preset>`, `random:tiny`, `Checkpoint`)."""
     if isinstance(source, str) and source.startswith(RANDOM_PREFIX):
-        return random_checkpoint(source[len(RANDOM_PREFIX):], "pretraining", seed)
+        return random_checkpoint(source[len(RANDOM_PREFIX):], PRETRAINING, seed)
     if isinstance(source, (str, os.PathLike)):
         return _resolve_source(source)
     if isinstance(source, Checkpoint):
@@ -49,7 +41,7 @@ def resolve_model(source: Any, seed: int = 0) -> Checkpoint:
 
 def load_tokenizer(tokenizer: Any, checkpoint: Checkpoint | None, model_name: str) -> Any:
     """An `AlbertTokenizer` from `tokenizer=` (instance, spiece.model file or folder) or the model's folder."""
-    from .tokenizer import AlbertTokenizer
+    from ..tokenizer import AlbertTokenizer
 
     if isinstance(tokenizer, AlbertTokenizer):
         return tokenizer
@@ -71,18 +63,26 @@ def load_tokenizer(tokenizer: Any, checkpoint: Checkpoint | None, model_name: st
                          "model folder")
 
 
-def _to_numpy_of(model: Any, backend: str | None) -> Any:
-    """The `to_numpy` that converts this model's outputs to host arrays."""
-    ops = getattr(model, "ops", None)
-    if callable(ops) and not isinstance(ops, Ops):
-        ops = ops()  # the torch module binds its ops to the current device
-    if not isinstance(ops, Ops):
-        ops = getattr(getattr(model, "backend", None), "ops", None)
-    if not isinstance(ops, Ops):
-        if backend is None:
-            raise ConfigError(f"cannot tell which backend a {type(model).__name__} runs on; pass backend=")
-        ops = get_backend(backend).ops
-    return ops.to_numpy
+def check_top_k(value: Any, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        extra = " or None (all)" if allow_none else ""
+        raise ConfigError(f"top_k must be an int >= 1{extra}, got {value!r}")
+    return value
+
+
+def check_texts(items: list[Any], task: str) -> list[str]:
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InputTypeError(f"{task} input {index} must be a str, got {type(item).__name__} {item!r:.60}")
+    return items
+
+
+def reject_unknown_options(task: str, options: dict[str, Any], known: tuple[str, ...]) -> None:
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(f"{task} does not take {unknown}; its options are {list(known)}")
 
 
 class Pipeline:
@@ -91,13 +91,15 @@ class Pipeline:
     task = "abstract"
     fields: dict[str, str] = {}
 
-    def __init__(self, model: Any, tokenizer: Any, *, backend: str | None = None, batch_size: int = 8,
+    def __init__(self, model: LoadedModel, tokenizer: Any, *, batch_size: int = 8,
                  max_length: int | None = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be an int >= 1, got {batch_size!r}; pass e.g. batch_size=8")
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
         self.config: AlbertConfig = model.config
-        self.to_numpy = _to_numpy_of(model, backend)
+        if not isinstance(model, LoadedModel):
+            raise ConfigError(f"a pipeline runs a model from albert_core.load, got a {type(model).__name__}")
+        self.to_numpy = model.ops.to_numpy
         limit = min(self.config.max_position_embeddings, tokenizer.model_max_length)
         if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
                                        or not 3 <= max_length <= limit):
@@ -128,6 +130,11 @@ class Pipeline:
     def is_single(self, inputs: Any) -> bool:
         return isinstance(inputs, (str, dict))
 
+    def tokenize(self, texts: list[str], pairs: list[str] | None = None, **extra: Any) -> dict[str, list]:
+        """Token rows (lists, truncated to `max_length`) for texts and optional second texts."""
+        return self.tokenizer(texts, pairs, truncation=True, max_length=self.max_length, return_tensors=None,
+                              **extra)
+
     # -- running --------------------------------------------------------------------------------------
     def __call__(self, inputs: Any, **options: Any) -> Any:
         """One input -> its result; a list of inputs -> a list of results in the same order."""
@@ -152,8 +159,6 @@ class Pipeline:
             yield from self._run(chunk, options)
 
     def _run(self, items: list[Any], options: dict[str, Any]) -> list[Any]:
-        from ._pipeline_batch import run_batches
-
         if not items:
             return []
         per_item = self.preprocess(items, options)
@@ -165,43 +170,3 @@ class Pipeline:
             results.append(self.postprocess(item, features, outputs[start:start + len(features)], options))
             start += len(features)
         return results
-
-
-def pipeline(task: str, model: Any = None, *, backend: str | None = None, device: str | None = None,
-             dtype: str = "float32", tokenizer: Any = None, batch_size: int = 8, max_length: int | None = None,
-             init_missing_heads: bool | None = None, num_labels: int | list[str] | None = None,
-             seed: int = 0) -> Pipeline:
-    """A pipeline for `task` (fill-mask, text-classification, token-classification, question-answering,
-    feature-extraction, multiple-choice; aliases sentiment-analysis, ner).
-
-    `model`: a model folder, a preset name, `"random:<preset>"` / `"random:tiny"` (seeded random weights, which
-    need `tokenizer=`), or a model already loaded with `albert_core.load` on any backend. `backend`, `device`,
-    `dtype` are passed to `load` (default backend: numpy). `tokenizer`: an `AlbertTokenizer`, or the path of a
-    spiece.model file or folder; by default the model folder's. Random models get their missing heads
-    initialised; for a folder pass `init_missing_heads=True` to allow that.
-    """
-    from ._pipeline_tasks import PIPELINES
-
-    name = ALIASES.get(task, task)
-    if name not in TASKS:
-        known = sorted([*TASKS, *ALIASES])
-        raise ConfigError(f"unknown pipeline task {task!r}; use one of {known}")
-    if model is None:
-        raise ConfigError(f"pipeline({task!r}) needs model=: a model folder, a preset name, or 'random:tiny' "
-                          "with tokenizer='path/to/spiece.model'")
-    if isinstance(model, (str, os.PathLike, Checkpoint)):
-        checkpoint = resolve_model(model, seed)
-        source = checkpoint.source if isinstance(model, Checkpoint) else os.fspath(model)
-        if init_missing_heads is None:
-            init_missing_heads = source.startswith(RANDOM_PREFIX)
-        backend = backend or "numpy"
-        loaded = load(checkpoint, backend=backend, task=TASKS[name], dtype=dtype, device=device,
-                      init_missing_heads=init_missing_heads, seed=seed, num_labels=num_labels)
-        tok = load_tokenizer(tokenizer, checkpoint, source)
-    else:
-        if getattr(model, "task", None) != TASKS[name]:
-            raise ConfigError(f"pipeline {name!r} needs a model loaded with task={TASKS[name]!r}, got a model "
-                              f"for task {getattr(model, 'task', None)!r}")
-        loaded = model
-        tok = load_tokenizer(tokenizer, None, f"<{type(model).__name__}>")
-    return PIPELINES[name](loaded, tok, backend=backend, batch_size=batch_size, max_length=max_length)

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from .api import load
-from .errors import AlbertError
-from .plugins import get_backend, manager
+from ..api import load
+from ..errors import AlbertError
+from ..plugins import get_backend, manager
+from ..tasks import task_spec
 
 SKIPPED_FIELDS = ("loss", "hidden_states", "attentions")
 
@@ -116,7 +117,7 @@ def run_compare(checkpoint: Any, task: str, backends: list[str], *, dtype: str, 
     thread pools (measured: torch 2x slower next to JAX and TensorFlow), which would make the times lie."""
     cfg = checkpoint.config
     inputs = make_inputs(cfg.vocab_size, batch, seq, seed)
-    if task == "multiple-choice":
+    if task_spec(task).choices:
         inputs = {k: np.stack([v, v[::-1]], axis=1) for k, v in inputs.items()}  # (batch, 2 choices, seq)
     common = dict(task=task, init_missing_heads=init_missing_heads, seed=seed)
     reference_model = load(checkpoint, backend="numpy", dtype="float64", **common)

@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from ._pipeline_batch import Feature, softmax
-from .errors import ConfigError, InputError, InputTypeError
-from .pipelines import Pipeline
+from ..errors import ConfigError, InputError, InputTypeError
+from ..tasks import QUESTION_ANSWERING
+from .base import Pipeline
+from .batching import Feature, softmax
 
 _DEFAULTS = {"top_k": 1, "doc_stride": 128, "max_answer_len": 15, "max_question_len": 64}
 
@@ -26,7 +27,7 @@ class QuestionAnsweringPipeline(Pipeline):
     windows overlap by `doc_stride` tokens, every window is scored, and the best spans over all windows win.
     """
 
-    task = "question-answering"
+    task = QUESTION_ANSWERING
     fields = {"start_logits": "token", "end_logits": "token"}
 
     def __call__(self, inputs: Any = None, *, question: Any = None, context: Any = None, **options: Any) -> Any:

@@ -16,9 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CheckpointError
-from .formats import TOKENIZER_NAME, Checkpoint, HFSafetensorsFormat, read_checkpoint
-from .layout import ALIASES, ARCHITECTURES, IGNORED_KEYS, all_known_names, canonical_name, param_table, task_check
+from ..errors import CheckpointError
+from ..layout import (
+    ARCHITECTURES,
+    IGNORED_KEYS,
+    TIED_ALIASES,
+    all_known_names,
+    canonical_name,
+    head_role,
+    param_table,
+)
+from ..tasks import BASE, SPECS, TASKS, task_check
+from .formats import Checkpoint, read_checkpoint
+from .hf_folder import TOKENIZER_NAME, HFSafetensorsFormat
 
 _TASK_OF_ARCHITECTURE = {arch: task for task, arch in ARCHITECTURES.items()}
 
@@ -59,12 +69,14 @@ def infer_task(names: set[str], architectures: list[str] | None = None) -> str:
     for arch in architectures or []:
         if arch in _TASK_OF_ARCHITECTURE:
             return _TASK_OF_ARCHITECTURE[arch]
-    heads = {name.split(".")[0] for name in names}
-    for head, task in (("sop_classifier", "pretraining"), ("predictions", "masked-lm"),
-                       ("qa_outputs", "question-answering"), ("classifier", "sequence-classification")):
-        if head in heads:
+    present = {head_role(name) for name in names}
+    # The task with the most head roles that are all present, first in table order on a tie (the classifier of
+    # sequence classification, token classification and multiple choice looks the same: the first wins).
+    heads = {task: set(SPECS[task].roles) - {"pooler"} for task in TASKS}
+    for task in sorted(TASKS, key=lambda t: -len(heads[t])):
+        if heads[task] and heads[task] <= present:
             return task
-    return "base"
+    return BASE
 
 
 def _describe(weights: Mapping, key: str) -> str:
@@ -88,8 +100,8 @@ def plan(checkpoint: Checkpoint, task: str | None = None) -> tuple[str, dict[str
             continue
         if name not in known:
             unknown.append(_describe(weights, key))
-        elif name in ALIASES:
-            by_canonical.setdefault(ALIASES[name], key)  # the canonical key wins when both are present
+        elif name in TIED_ALIASES:
+            by_canonical.setdefault(TIED_ALIASES[name], key)  # the canonical key wins when both are present
         else:
             by_canonical[name] = key
     task = task_check(task) if task is not None else infer_task(set(by_canonical), checkpoint.architectures)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from .errors import TokenizerError, TokenizerTypeError
+from ..errors import TokenizerError, TokenizerTypeError
 
 MODEL_FILE_NAME = "spiece.model"
 MAX_MODEL_BYTES = 64 * 2**20  # the largest public SentencePiece vocabularies are a few MiB

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ._batch import TRUNCATION_STRATEGIES, BatchEncoding, LayoutOptions, layout
-from ._spm import _abbrev
-from ._text import needs_digit_comma_split, split_digit_comma
-from .errors import TokenizerError, TokenizerTypeError
+from ..errors import TokenizerError, TokenizerTypeError
+from .packing import TRUNCATION_STRATEGIES, BatchEncoding, PackOptions, pack_batch
+from .spiece import _abbrev
+from .text import needs_digit_comma_split, split_digit_comma
 
 _PADDING_MODES = {"longest": "longest", "max_length": "max_length", "do_not_pad": None}
 
@@ -80,7 +80,7 @@ def _as_ids(name: str, value: object) -> list[int]:
 class EncodingMixin:
     """Needs ``_encode_texts``, ``_sp``, ``_splitter``, the special token ids and ``model_max_length``."""
 
-    def _layout_options(
+    def _pack_options(
         self,
         padding: object,
         truncation: object,
@@ -90,7 +90,7 @@ class EncodingMixin:
         add_special_tokens: bool,
         return_offsets_mapping: bool,
         return_special_tokens_mask: bool,
-    ) -> LayoutOptions:
+    ) -> PackOptions:
         padding_mode = _padding_mode(padding)
         strategy = _truncation_strategy(truncation)
         if max_length is not None:
@@ -113,7 +113,7 @@ class EncodingMixin:
                 f"max_length={max_length} is smaller than the {needed} special tokens every "
                 f"{'pair' if is_pair else 'text'} needs; pass max_length >= {needed}."
             )
-        return LayoutOptions(
+        return PackOptions(
             cls_id=self.cls_token_id,
             sep_id=self.sep_token_id,
             pad_id=self.pad_token_id,
@@ -154,7 +154,7 @@ class EncodingMixin:
                     f"text_pair must match text: a str for a str, a list of the same length for a list; got "
                     f"{len(firsts)} text(s) and {len(seconds)} text_pair(s). Pass one second text per text."
                 )
-        options = self._layout_options(
+        options = self._pack_options(
             padding,
             truncation,
             max_length,
@@ -166,7 +166,7 @@ class EncodingMixin:
         )
         ids, spans = self._encode_texts(firsts + (seconds or []), return_offsets_mapping)
         count = len(firsts)
-        arrays, lengths, target = layout(
+        arrays, lengths, target = pack_batch(
             ids[:count],
             ids[count:] if seconds is not None else None,
             spans[:count] if spans is not None else None,

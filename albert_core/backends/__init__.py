@@ -1,1 +1,0 @@
-"""Backends that ship inside the core: the NumPy reference."""
