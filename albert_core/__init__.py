@@ -4,6 +4,7 @@ Importing this package imports no framework; a backend's framework is imported w
 """
 
 import sys as _sys
+import types as _types
 
 from . import checkpoints, numpy_backend  # noqa: F401  (numpy_backend: for MOVED_MODULES)
 from .api import load, random_checkpoint, save
@@ -31,11 +32,14 @@ __version__ = "0.1.0"
 
 # Import paths from before the subsystem packages, kept working: old module -> the (already imported) new one.
 MOVED_MODULES = {"formats": "checkpoints.formats", "safetensors_io": "checkpoints.safetensors_file",
-                 "convert": "checkpoints.convert", "backends": "numpy_backend",
-                 "backends.numpy_backend": "numpy_backend"}
+                 "convert": "checkpoints.convert", "backends.numpy_backend": "numpy_backend"}
+backends = _types.ModuleType(f"{__name__}.backends", "Moved: the NumPy backend is albert_core.numpy_backend.")
+backends.__path__ = []  # a package, so `albert_core.backends.numpy_backend` imports
+_sys.modules[backends.__name__] = backends
 for _old, _new in MOVED_MODULES.items():
+    _parent, _, _leaf = f"{__name__}.{_old}".rpartition(".")
     _sys.modules[f"{__name__}.{_old}"] = _sys.modules[f"{__name__}.{_new}"]
-safetensors_io = checkpoints.safetensors_file  # attribute access `albert_core.safetensors_io`, as before
+    setattr(_sys.modules[_parent], _leaf, _sys.modules[f"{__name__}.{_new}"])
 
 
 def __getattr__(name: str):

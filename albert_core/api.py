@@ -13,9 +13,9 @@ from .backend import LoadInfo
 from .checkpoints import Checkpoint, HFSafetensorsFormat, read_checkpoint
 from .config import PRESETS, AlbertConfig
 from .errors import CheckpointError, ConfigError
-from .layout import ARCHITECTURES, hf_layout, init_params, param_table, resolve_weights, task_check
+from .layout import ARCHITECTURES, hf_layout, init_params, param_table, resolve_weights
 from .plugins import get_backend
-from .tasks import BASE, PRETRAINING, task_spec
+from .tasks import BASE, PRETRAINING, task_check, task_spec
 
 RANDOM_PREFIX = "random:"
 # `random:tiny`: a small shape for smoke tests and docs; its vocabulary matches the official 30k SentencePiece

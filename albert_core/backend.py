@@ -9,10 +9,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .bucketing import BucketedCall
 from .checkpoints.host import HOST_ALIGNMENT, empty_aligned, host_array  # noqa: F401  (an earlier documented path)
 from .config import AlbertConfig
 from .errors import BackendError
-from .inputs import prepare_inputs
 from .model import ModelOutput, forward
 from .ops import Ops
 
@@ -112,9 +112,10 @@ class Backend:
                            "use a backend with supports_training (torch, jax, tensorflow)")
 
 
-class OpsModel:
+class OpsModel(BucketedCall):
     """The generic loaded model: the core forward on a backend's `ops`, for backends without a native model class.
-    Call it with HF's argument names, get HF's output fields.
+    Call it with HF's argument names, get HF's output fields (the core's call path, without padding: nothing
+    compiles, so every length runs as it is).
 
     Inputs may be NumPy arrays, nested lists or the backend's tensors; they are validated on the host
     first. Outputs are the backend's native tensors.
@@ -124,17 +125,16 @@ class OpsModel:
                  info: LoadInfo) -> None:
         self.backend, self.ops, self.config, self.task = backend, backend.ops, config, task
         self.params, self.dtype, self.load_info = params, dtype, info
+        self.bucket_multiple = 1
 
-    def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                 head_mask=None, inputs_embeds=None, *, output_attentions: bool = False,
-                 output_hidden_states: bool = False, training: bool = False, rng: Any = None,
-                 **labels: Any) -> ModelOutput:
-        arrays = prepare_inputs(self.config, self.task, self.ops.to_numpy, input_ids=input_ids,
-                                attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                position_ids=position_ids, head_mask=head_mask, inputs_embeds=inputs_embeds, **labels)
-        native = {k: self.ops.asarray(v) for k, v in arrays.items()}
+    def run_bucket(self, inputs: dict[str, np.ndarray], *, rng: Any, output_attentions: bool,
+                   output_hidden_states: bool, training: bool) -> ModelOutput:
+        native = {k: self.ops.asarray(v) for k, v in inputs.items()}
         return forward(self.ops, self.config, self.task, self.params, **native, output_attentions=output_attentions,
                        output_hidden_states=output_hidden_states, training=training, rng=rng)
+
+    def to_native(self, name: str, value: np.ndarray) -> Any:
+        return self.ops.asarray(value)
 
     def numpy_params(self) -> dict[str, np.ndarray]:
         return {name: self.ops.to_numpy(value) for name, value in self.params.items()}

@@ -1,5 +1,5 @@
-"""Sequence-length bucketing, and the validated, bucketed call path of every compiled backend (JAX `jit`,
-TensorFlow `tf.function`).
+"""Sequence-length bucketing, and the validated, bucketed call path of the backends' models (compiled ones, JAX
+`jit` and TensorFlow `tf.function`, pad to a bucket; the generic `backend.OpsModel` runs without padding).
 
 A compiled forward is specialised to its input shapes, so every new sequence length would compile again.
 `BucketedCall.__call__` validates the inputs on the host, pads the sequence axis up to a multiple of
@@ -88,7 +88,7 @@ def split_labels(arrays: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
 
 
 class BucketedCall:
-    """The call of a compiled backend's model, written once: `model(...)` with HF's argument names validates on
+    """The call of a backend's model, written once: `model(...)` with HF's argument names validates on
     the host (the core's errors, before anything compiles), pads to the bucket, runs the backend's compiled
     forward, slices the outputs back and adds the loss of the unpadded logits.
 

@@ -51,7 +51,7 @@ def albert_core_register_formats(registry):
     - ``name: str`` and ``description: str``;
     - ``detect(path) -> bool``: cheap check (file names only, no framework import) that ``path`` is in this
       format;
-    - ``read(path) -> albert_core.formats.Checkpoint``: the config, a mapping of canonical (HF-named) float
+    - ``read(path) -> albert_core.checkpoints.Checkpoint``: the config, a mapping of canonical (HF-named) float
       arrays, and a report of skipped entries;
     - optionally ``write(path, checkpoint)``.
 

@@ -151,12 +151,8 @@ def gemm_runner(framework: str, size: int) -> Callable[[], Any]:
 
 
 def our_compilations(framework: str, model: Any) -> int | None:
-    """Traces of our compiled forward so far (JAX `compilations`, TF `trace_count`); None for eager torch."""
-    if framework == "jax":
-        return int(model.compilations)
-    if framework == "tensorflow":
-        return int(model.trace_count)
-    return None
+    """Traces of our compiled forward so far (`model.compilations` on JAX and TF); None for eager torch."""
+    return int(model.compilations) if framework in ("jax", "tensorflow") else None
 
 
 def framework_threads(framework: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Small configs and checkpoint writers shared by the core tests."""
+"""Small configs, models, weights and checkpoint writers shared by the core tests."""
 
 from __future__ import annotations
 
@@ -18,6 +18,17 @@ TINY = dict(vocab_size=40, embedding_size=8, hidden_size=16, num_hidden_layers=4
 
 def tiny_config(**overrides) -> AlbertConfig:
     return AlbertConfig(**{**TINY, **overrides})
+
+
+def tiny_model(task="base", dtype="float64", **overrides):
+    """A seeded random model of the tiny config on the NumPy backend (float64: the reference numerics)."""
+    cfg = tiny_config(**overrides)
+    return albert_core.load(albert_core.Checkpoint(cfg, albert_core.init_params(cfg, task, 7)), task=task, dtype=dtype)
+
+
+def pretraining_tensors(cfg, seed=0):
+    """Seeded random weights of every pretraining head (the canonical HF names)."""
+    return albert_core.init_params(cfg, "pretraining", seed)
 
 
 def write_folder(folder: Path, config: AlbertConfig, tensors: dict[str, np.ndarray]) -> Path:

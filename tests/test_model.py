@@ -6,20 +6,13 @@ import math
 
 import numpy as np
 import pytest
-from helpers import tiny_config
+from helpers import tiny_model
 
 import albert_core
-from albert_core.bucketing import bucket_length, pad_inputs, unpad_outputs
-from albert_core.model import forward
 from albert_core.numpy_backend import NumpyOps
 from albert_core.ops import MASK_FILL, Ops, contract, missing_primitives
 
 ops = NumpyOps()
-
-
-def _model(task="base", dtype="float64", **overrides):
-    cfg = tiny_config(**overrides)
-    return albert_core.load(albert_core.Checkpoint(cfg, albert_core.init_params(cfg, task, 7)), task=task, dtype=dtype)
 
 
 def test_numpy_backend_implements_the_whole_contract():
@@ -68,7 +61,7 @@ def test_cross_entropy_ignore_index_and_all_ignored_is_nan():
 
 
 def test_padding_does_not_change_real_tokens_and_rows_are_independent():
-    model = _model(position_embedding_type="relative_key_query")
+    model = tiny_model(position_embedding_type="relative_key_query")
     ids = np.array([[2, 9, 11, 3]])
     alone = model(ids).last_hidden_state
     padded = model(np.array([[2, 9, 11, 3, 0, 0], [2, 5, 3, 0, 0, 0]]),
@@ -77,7 +70,7 @@ def test_padding_does_not_change_real_tokens_and_rows_are_independent():
 
 
 def test_hidden_states_and_attentions_counts():
-    model = _model(num_hidden_layers=4, num_hidden_groups=2, inner_group_num=2)
+    model = tiny_model(num_hidden_layers=4, num_hidden_groups=2, inner_group_num=2)
     out = model(np.array([[2, 5, 3]]), output_hidden_states=True, output_attentions=True)
     assert len(out.hidden_states) == 5 and len(out.attentions) == 8
     assert out.attentions[0].shape == (1, 2, 3, 3)
@@ -85,7 +78,7 @@ def test_hidden_states_and_attentions_counts():
 
 
 def test_head_mask_zeroes_a_head():
-    model = _model()
+    model = tiny_model()
     hm = np.ones((4, 2))
     hm[0, 1] = 0
     out = model(np.array([[2, 5, 6, 3]]), head_mask=hm, output_attentions=True)
@@ -93,14 +86,14 @@ def test_head_mask_zeroes_a_head():
 
 
 def test_inputs_embeds_equals_ids():
-    model = _model()
+    model = tiny_model()
     ids = np.array([[2, 5, 6, 3]])
     emb = model.params["albert.embeddings.word_embeddings.weight"][ids]
     np.testing.assert_allclose(model(inputs_embeds=emb).last_hidden_state, model(ids).last_hidden_state)
 
 
 def test_dropout_only_in_training():
-    model = _model(hidden_dropout_prob=0.3, attention_probs_dropout_prob=0.3)
+    model = tiny_model(hidden_dropout_prob=0.3, attention_probs_dropout_prob=0.3)
     ids = np.array([[2, 5, 6, 3]])
     np.testing.assert_array_equal(model(ids).last_hidden_state, model(ids).last_hidden_state)
     a = model(ids, training=True, rng=1).last_hidden_state
@@ -112,7 +105,7 @@ def test_dropout_only_in_training():
 @pytest.mark.parametrize("task", albert_core.TASKS)
 def test_every_head_runs_with_loss(task):
     num_labels = 2 if task in ("pretraining", "question-answering") else 3
-    model = _model(task, num_labels=num_labels)
+    model = tiny_model(task, num_labels=num_labels)
     ids = np.array([[2, 5, 6, 3], [2, 8, 3, 0]])
     kwargs = {}
     if task in ("pretraining", "masked-lm", "token-classification"):
@@ -135,32 +128,8 @@ def test_every_head_runs_with_loss(task):
         assert out.logits.shape == (2, 2)
 
 
-def test_bucketing_round_trip_matches_unpadded():
-    model = _model("token-classification", num_labels=3)
-    ids = np.array([[2, 5, 6, 7, 3]])
-    arrays = {"input_ids": ids}
-    target = bucket_length(5, 4, 32)
-    assert target == 8 and bucket_length(31, 8, 32) == 32 and bucket_length(1, 8, 32) == 8
-    padded = pad_inputs(arrays, target)
-    assert padded["input_ids"].shape == (1, 8) and padded["attention_mask"][0].tolist() == [1] * 5 + [-1] * 3
-    raw = forward(ops, model.config, model.task, model.params, output_hidden_states=True, **padded)
-    out = unpad_outputs(raw, "token-classification", 5)
-    ref = model(ids, output_hidden_states=True)
-    np.testing.assert_allclose(out.logits, ref.logits, atol=1e-12)
-    np.testing.assert_allclose(out.hidden_states[-1], ref.hidden_states[-1], atol=1e-12)
-
-
 def test_float32_matches_float64_reference():
-    m64, m32 = _model(dtype="float64"), _model(dtype="float32")
+    m64, m32 = tiny_model(dtype="float64"), tiny_model(dtype="float32")
     ids = np.array([[2, 5, 6, 3]])
     assert m32(ids).last_hidden_state.dtype == np.float32
     np.testing.assert_allclose(m32(ids).last_hidden_state, m64(ids).last_hidden_state, atol=1e-5)
-
-
-def test_bucket_padding_keeps_a_fully_masked_row_uniform_over_its_real_keys():
-    model = _model()
-    ids, mask = np.array([[2, 5, 6, 3]]), np.zeros((1, 4), np.int64)
-    ref = forward(ops, model.config, "base", model.params, input_ids=ids, attention_mask=mask)
-    padded = pad_inputs({"input_ids": ids, "attention_mask": mask}, 8)
-    out = unpad_outputs(forward(ops, model.config, "base", model.params, **padded), "base", 4)
-    np.testing.assert_allclose(out.last_hidden_state, ref.last_hidden_state, atol=1e-12)

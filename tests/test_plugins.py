@@ -14,12 +14,22 @@ from albert_core.plugins import PluginManager
 
 
 def test_import_and_listing_import_no_framework():
+    """In a fresh interpreter, importing `albert_core`, then `albert_core.cli`, then listing the backends imports
+    no framework, checked after each step."""
     code = textwrap.dedent("""
-        import sys, albert_core
+        import sys
+
+        def frameworks():
+            return [m for m in ("torch", "jax", "tensorflow", "flax", "keras") if m in sys.modules]
+
+        import albert_core
+        assert not frameworks(), ("import albert_core", frameworks())
+        import albert_core.cli
+        assert not frameworks(), ("import albert_core.cli", frameworks())
         names = albert_core.available_backends()
         assert "numpy" in names, names
-        loaded = [m for m in ("torch", "jax", "tensorflow", "flax", "keras") if m in sys.modules]
-        assert not loaded, loaded
+        loaded = frameworks()
+        assert not loaded, ("albert_core.available_backends()", loaded)
         print("ok", names)
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -129,7 +129,7 @@ class AlbertTFModel(BucketedCall, tf.Module):
         """How many times the cached forward was traced (compiled) so far."""
         return self._cache.traces
 
-    trace_count = compilations  # the name docs/backends/tensorflow.md has promised
+    trace_count = compilations  # its earlier name, kept as an alias (docs/backends/tensorflow.md)
 
     @property
     def trace_signatures(self) -> list[tuple]:
