@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from .atomic_files import write_atomically
 from .errors import ConfigError
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swish", "tanh")
@@ -199,9 +200,7 @@ class AlbertConfig:
         data = self.to_dict()
         if architectures:
             data["architectures"] = architectures
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
+        write_atomically(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> AlbertConfig:

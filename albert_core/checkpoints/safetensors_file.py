@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_files import replace_atomically
 from ..errors import CheckpointError
 
 WEIGHTS_NAME = "model.safetensors"
@@ -230,12 +231,7 @@ def save_safetensors(tensors: Mapping[str, np.ndarray], path: str | os.PathLike)
         if value.dtype.kind != "f" or value.dtype.itemsize < 2:
             raise CheckpointError(f"tensor {name!r} has dtype {value.dtype}; only float tensors can be saved")
         arrays[name] = value
-    # Write beside the target and rename: a model that memory-maps the old file keeps its bytes (an in-place
-    # rewrite would change its weights under it, or kill it with SIGBUS), and a crash leaves no half file.
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        save_file(arrays, os.fspath(partial), metadata={"format": "pt"})
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    # Never in place: a model that memory-maps the old file keeps its bytes (an in-place rewrite would change its
+    # weights under it, or kill it with SIGBUS), and a crash leaves no half file.
+    with replace_atomically(path) as partial:
+        save_file(arrays, partial, metadata={"format": "pt"})
