@@ -1,5 +1,6 @@
-"""The core's import graph has no circle, counting function-local (lazy) imports too: so every import runs one way
-down the layers, and the layout of `albert_core/` (docs/architecture.md) cannot silently decay."""
+"""The core's import graph has no circle, counting function-local (lazy) imports too (not those under
+`if TYPE_CHECKING:`, which never run): so every import runs one way down the layers, and the layout of
+`albert_core/` (docs/architecture.md) cannot silently decay."""
 
 from __future__ import annotations
 
@@ -30,8 +31,13 @@ def imports_of(module: str) -> set[str]:
     """Every albert_core module `module` imports, at the top or inside a function."""
     path = MODULES[module]
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in
+                   ast.unparse(node.test) for stmt in node.body for inner in ast.walk(stmt)}  # never run
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, InputError, InputTypeError
+from ..errors import ConfigError, InputError, InputTypeError, TokenizerError
 from ..tasks import QUESTION_ANSWERING
 from .base import Pipeline
 from .batching import Feature, softmax
@@ -56,34 +56,35 @@ class QuestionAnsweringPipeline(Pipeline):
                 raise InputTypeError(f"question-answering input {index} must be {{'question': str, 'context': "
                                      f"str}}, got {item!r:.80}")
         tok = self.tokenizer
-        questions = tok([i["question"] for i in items], add_special_tokens=False, return_tensors=None)["input_ids"]
-        contexts = tok([i["context"] for i in items], add_special_tokens=False, return_offsets_mapping=True,
-                       return_tensors=None)
-        out = []
-        for index, (question, context, offsets) in enumerate(
-                zip(questions, contexts["input_ids"], contexts["offset_mapping"])):
-            if not context:
-                raise InputError(f"question-answering input {index} has an empty context; pass the text to search")
-            question = question[: options["max_question_len"]]
-            room = self.max_length - len(question) - 3
-            if room < 1:
-                raise ConfigError(f"question {index} has {len(question)} tokens, which leaves no room for the "
+        questions = [item["question"] for item in items]
+        # Questions longer than max_question_len tokens are cut at that token's end in the text.
+        spans = tok(questions, add_special_tokens=False, return_offsets_mapping=True, return_tensors=None)
+        for index, offsets in enumerate(spans["offset_mapping"]):
+            if len(offsets) > options["max_question_len"]:
+                questions[index] = questions[index][: offsets[options["max_question_len"] - 1][1]]
+            if len(offsets) + 3 >= self.max_length:
+                raise ConfigError(f"question {index} has {len(offsets)} tokens, which leaves no room for the "
                                   f"context in max_length={self.max_length}; pass a smaller max_question_len")
-            step = room - options["doc_stride"]
-            if step < 1 and len(context) > room:
+        try:
+            windows = tok(questions, [item["context"] for item in items], truncation="only_second",
+                          max_length=self.max_length, stride=options["doc_stride"], return_overflowing_tokens=True,
+                          return_offsets_mapping=True, return_tensors=None)
+        except TokenizerError:
+            longest = max(min(len(o), options["max_question_len"]) for o in spans["offset_mapping"])
+            room = self.max_length - 3 - longest
+            if options["doc_stride"] >= room:  # the tokenizer's "stride" is this pipeline's doc_stride
                 raise ConfigError(f"doc_stride={options['doc_stride']} must be smaller than the {room} context "
-                                  f"tokens a window holds (max_length={self.max_length}); pass a smaller doc_stride")
-            features, start = [], 0
-            while True:
-                window = context[start: start + room]
-                ids = [tok.cls_token_id, *question, tok.sep_token_id, *window, tok.sep_token_id]
-                types = [0] * (len(question) + 2) + [1] * (len(window) + 1)
-                features.append(Feature(ids, types, {"first": len(question) + 2, "offsets": offsets[start:
-                                                                                                     start + room]}))
-                if start + room >= len(context):
-                    break
-                start += step
-            out.append(features)
+                                  f"tokens a window holds (max_length={self.max_length}); pass a smaller "
+                                  "doc_stride") from None
+            raise
+        out: list[list[Feature]] = [[] for _ in items]
+        for row, index in enumerate(windows["overflow_to_sample_mapping"]):
+            sequence = windows.sequence_ids(row)
+            first, count = sequence.index(None, 1) + 1, sequence.count(1)
+            if not count:
+                raise InputError(f"question-answering input {index} has an empty context; pass the text to search")
+            out[index].append(Feature(windows["input_ids"][row], windows["token_type_ids"][row],
+                                      {"first": first, "offsets": windows["offset_mapping"][row][first:first + count]}))
         return out
 
     def postprocess(self, item: Any, features: list[Feature], outputs: list[dict[str, np.ndarray]],

@@ -1,8 +1,10 @@
 """The ALBERT tokenizer: SentencePiece with the reference preprocessing, batched, NumPy out.
 
-`albert_tokenizer` (the `AlbertTokenizer` class: loading, options, encoding with offsets), `encoding` (its HF-shaped
-public API: argument checks, `__call__`, decode), `text` (the reference text preprocessing), `spiece` (loading a
-SentencePiece model safely), `packing` (truncation, special tokens and padding into model-ready rows).
+`albert_tokenizer` (the `AlbertTokenizer` class: loading, options, HF's id helpers, encoding with offsets),
+`encoding` (its HF-shaped public API: `__call__`, words, decode), `arguments` (checks of that API's arguments,
+`return_tensors`), `text` (the reference text preprocessing), `spiece` (loading a SentencePiece model safely),
+`packing` (truncation, overflowing windows, special tokens and padding into model-ready rows; `BatchEncoding`),
+`hf_files` (tokenizer folders as HF writes and reads them).
 """
 
 from .albert_tokenizer import AlbertTokenizer

@@ -10,14 +10,28 @@ are Python lists, flat for a single string and nested for a batch, as in HF.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ..atomic_files import write_atomically
 from ..errors import TokenizerError, TokenizerTypeError
-from .encoding import EncodingMixin, _check_positive_int, _check_text
+from .arguments import as_ids, check_positive_int, check_text
+from .encoding import EncodingMixin
+from .hf_files import (
+    CONFIG_FILE_NAME,
+    SPECIAL_TOKENS_MAP_FILE_NAME,
+    TOKEN_KEYS,
+    check_added_tokens,
+    config_json,
+    folder_argument,
+    json_bytes,
+    read_folder_options,
+    special_tokens_map_json,
+)
 from .packing import BatchEncoding, Offsets
 from .spiece import MODEL_FILE_NAME, _abbrev, encode_with_offsets, load_processor, resolve_model_path
 from .text import (
@@ -31,9 +45,6 @@ from .text import (
 
 __all__ = ["AlbertTokenizer", "BatchEncoding"]
 
-CONFIG_FILE_NAME = "tokenizer_config.json"
-_OPTION_KEYS = ("do_lower_case", "remove_space", "keep_accents", "model_max_length")
-_TOKEN_KEYS = ("unk_token", "pad_token", "cls_token", "sep_token", "mask_token")
 _PADDING = {True: "longest", "longest": "longest", "max_length": "max_length", False: None, "do_not_pad": None}
 
 
@@ -51,10 +62,12 @@ class AlbertTokenizer(EncodingMixin):
         keep_accents: bool = False,
         model_max_length: int = 512,
         num_threads: int = -1,
+        bos_token: str = "[CLS]",
+        eos_token: str = "[SEP]",
         unk_token: str = "<unk>",
+        sep_token: str = "[SEP]",
         pad_token: str = "<pad>",
         cls_token: str = "[CLS]",
-        sep_token: str = "[SEP]",
         mask_token: str = "[MASK]",
     ) -> None:
         for name, value in (
@@ -64,7 +77,7 @@ class AlbertTokenizer(EncodingMixin):
         ):
             if not isinstance(value, bool):
                 raise TokenizerTypeError(f"{name} must be True or False, got {_abbrev(value)}.")
-        _check_positive_int("model_max_length", model_max_length)
+        check_positive_int("model_max_length", model_max_length)
         if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads in (0,) or num_threads < -1:
             raise TokenizerError(f"num_threads must be -1 (all cores) or >= 1, got {_abbrev(num_threads)}.")
         self.model_path = resolve_model_path(vocab_file)
@@ -73,9 +86,11 @@ class AlbertTokenizer(EncodingMixin):
         self.model_max_length = model_max_length
         self.num_threads = num_threads
         self.special_tokens: dict[str, str] = {}
-        for key, token in zip(_TOKEN_KEYS, (unk_token, pad_token, cls_token, sep_token, mask_token)):
+        given = (bos_token, eos_token, unk_token, sep_token, pad_token, cls_token, mask_token)
+        for key, token in zip(TOKEN_KEYS, given):
             if not isinstance(token, str) or not token:
                 raise TokenizerTypeError(f"{key} must be a non-empty string, got {_abbrev(token)}.")
+            check_text(key, token)
             token_id = self._sp.piece_to_id(token)
             if self._sp.id_to_piece(token_id) != token:  # piece_to_id answers unk for unknown pieces
                 raise TokenizerError(
@@ -84,6 +99,7 @@ class AlbertTokenizer(EncodingMixin):
                 )
             self.special_tokens[key] = token
         ids = {key: self._sp.piece_to_id(token) for key, token in self.special_tokens.items()}
+        self.bos_token_id, self.eos_token_id = ids["bos_token"], ids["eos_token"]
         self.unk_token_id, self.pad_token_id = ids["unk_token"], ids["pad_token"]
         self.cls_token_id, self.sep_token_id, self.mask_token_id = ids["cls_token"], ids["sep_token"], ids["mask_token"]
         # Written in text, every special token is recognised; [MASK] also swallows the spaces on its left.
@@ -97,35 +113,115 @@ class AlbertTokenizer(EncodingMixin):
     # ----------------------------------------------------------------------------------------------- loading
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, **overrides: Any) -> AlbertTokenizer:
-        """Load ``spiece.model`` from a file or folder; a folder's ``tokenizer_config.json`` supplies options."""
-        model_path = resolve_model_path(path)
-        options: dict[str, Any] = {}
-        config_path = model_path.parent / CONFIG_FILE_NAME
-        if Path(path).is_dir() and config_path.is_file():
-            try:
-                config = json.loads(config_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as error:
-                raise TokenizerError(f"{config_path} is not valid JSON ({error}); fix or delete it.") from error
-            options = {k: config[k] for k in (*_OPTION_KEYS, *_TOKEN_KEYS) if isinstance(config, dict) and k in config}
-        options.update(overrides)
-        return cls(model_path, **options)
+        """Load ``spiece.model`` from a file or folder; a folder's HF files supply the options and special tokens.
 
-    def save_pretrained(self, folder: str | os.PathLike) -> tuple[str, str]:
-        """Write ``spiece.model`` and ``tokenizer_config.json`` (the options) into ``folder``."""
-        target = Path(folder)
-        target.mkdir(parents=True, exist_ok=True)
-        (target / MODEL_FILE_NAME).write_bytes(self._serialized)
-        config = {
-            "tokenizer_class": "AlbertTokenizer",
-            **{k: getattr(self, k) for k in _OPTION_KEYS},
-            **self.special_tokens,
-        }
-        (target / CONFIG_FILE_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        return str(target / MODEL_FILE_NAME), str(target / CONFIG_FILE_NAME)
+        Read as HF reads them (`hf_files.read_folder_options`); ``overrides`` win.
+        """
+        model_path = resolve_model_path(path)
+        if not Path(path).is_dir():
+            return cls(model_path, **overrides)
+        options, added = read_folder_options(model_path.parent, overrides)
+        tokenizer = cls(model_path, **options)
+        check_added_tokens(tokenizer, model_path.parent / CONFIG_FILE_NAME, added)
+        return tokenizer
+
+    def save_vocabulary(self, save_directory: str | os.PathLike, filename_prefix: str | None = None) -> tuple[str]:
+        """Write the SentencePiece model as ``[filename_prefix-]spiece.model`` into the existing ``save_directory``.
+
+        As HF's; returns ``(path,)``. Where HF only logs an error and returns None for a folder that does not
+        exist, this raises ``TokenizerError``.
+        """
+        folder = folder_argument("save_directory", save_directory)
+        if filename_prefix is not None and not isinstance(filename_prefix, str):
+            raise TokenizerTypeError(
+                f"filename_prefix must be a str or None, got {type(filename_prefix).__name__} "
+                f"{_abbrev(filename_prefix)}; pass e.g. filename_prefix='albert'."
+            )
+        if not os.path.isdir(folder):
+            raise TokenizerError(
+                f"save_directory={_abbrev(folder)} is not an existing folder; create it first (os.makedirs), or "
+                "call save_pretrained, which creates it."
+            )
+        vocab_file = os.path.join(folder, (filename_prefix + "-" if filename_prefix else "") + MODEL_FILE_NAME)
+        write_atomically(vocab_file, self._serialized)
+        return (vocab_file,)
+
+    def save_pretrained(self, save_directory: str | os.PathLike) -> tuple[str, str, str]:
+        """Write ``tokenizer_config.json``, ``special_tokens_map.json`` and ``spiece.model`` into ``save_directory``.
+
+        HF's ``AutoTokenizer.from_pretrained`` (slow and fast) and ours read the folder back to the same tokenizer.
+        Every file is written to a temporary file beside it and renamed into place. Returns the paths written, in
+        HF's order.
+        """
+        folder = folder_argument("save_directory", save_directory)
+        if os.path.isfile(folder):
+            raise TokenizerError(
+                f"save_directory={_abbrev(folder)} is a file; pass a folder (it is created if it does not exist)."
+            )
+        os.makedirs(folder, exist_ok=True)
+        config_file = os.path.join(folder, CONFIG_FILE_NAME)
+        map_file = os.path.join(folder, SPECIAL_TOKENS_MAP_FILE_NAME)
+        (vocab_file,) = self.save_vocabulary(folder)
+        write_atomically(config_file, json_bytes(config_json(self)))
+        write_atomically(map_file, json_bytes(special_tokens_map_json(self)))
+        return config_file, map_file, vocab_file
+
+    @property
+    def special_tokens_map(self) -> dict[str, str]:
+        """The special tokens by role (``bos_token`` ... ``mask_token``), as HF's ``special_tokens_map``."""
+        return dict(self.special_tokens)
+
+    # -------------------------------------------------------------------------------------- HF's id helpers
+    def build_inputs_with_special_tokens(
+        self, token_ids_0: list[int], token_ids_1: list[int] | None = None
+    ) -> list[int]:
+        """``[CLS] A [SEP]`` or ``[CLS] A [SEP] B [SEP]`` of ids without special tokens (as HF)."""
+        first = _id_list("token_ids_0", token_ids_0)
+        cls, sep = [self.cls_token_id], [self.sep_token_id]
+        if token_ids_1 is None:
+            return cls + first + sep
+        return cls + first + sep + _id_list("token_ids_1", token_ids_1) + sep
+
+    def get_special_tokens_mask(
+        self, token_ids_0: list[int], token_ids_1: list[int] | None = None, already_has_special_tokens: bool = False
+    ) -> list[int]:
+        """1 where ``build_inputs_with_special_tokens`` puts a special token, 0 on the text's ids (as HF slow).
+
+        With ``already_has_special_tokens=True``, ``token_ids_0`` is a built sequence and every id of a special
+        token in it (``<unk>`` included, as HF) is 1; a ``token_ids_1`` is then an error.
+        """
+        if not isinstance(already_has_special_tokens, bool):
+            raise TokenizerTypeError(
+                f"already_has_special_tokens must be True or False, got {_abbrev(already_has_special_tokens)}."
+            )
+        first = _id_list("token_ids_0", token_ids_0)
+        second = None if token_ids_1 is None else _id_list("token_ids_1", token_ids_1)
+        if already_has_special_tokens:
+            if second is not None:
+                raise TokenizerError(
+                    "token_ids_1 must be None with already_has_special_tokens=True: a built sequence holds both "
+                    "texts; pass the whole sequence as token_ids_0."
+                )
+            special = self._special_id_set
+            return [1 if i in special else 0 for i in first]
+        if second is None:
+            return [1] + [0] * len(first) + [1]
+        return [1] + [0] * len(first) + [1] + [0] * len(second) + [1]
+
+    def create_token_type_ids_from_sequences(
+        self, token_ids_0: list[int], token_ids_1: list[int] | None = None
+    ) -> list[int]:
+        """0 over ``[CLS] A [SEP]``, 1 over ``B [SEP]`` (as HF)."""
+        first = _id_list("token_ids_0", token_ids_0)
+        if token_ids_1 is None:
+            return [0] * (len(first) + 2)
+        return [0] * (len(first) + 2) + [1] * (len(_id_list("token_ids_1", token_ids_1)) + 1)
 
     do_lower_case = property(lambda self: self.text_options.do_lower_case)
     remove_space = property(lambda self: self.text_options.remove_space)
     keep_accents = property(lambda self: self.text_options.keep_accents)
+    bos_token = property(lambda self: self.special_tokens["bos_token"])
+    eos_token = property(lambda self: self.special_tokens["eos_token"])
     unk_token = property(lambda self: self.special_tokens["unk_token"])
     pad_token = property(lambda self: self.special_tokens["pad_token"])
     cls_token = property(lambda self: self.special_tokens["cls_token"])
@@ -156,7 +252,7 @@ class AlbertTokenizer(EncodingMixin):
     # ------------------------------------------------------------------------------------------- core encode
     def preprocess_text(self, text: str) -> str:
         """The reference preprocessing of text without special tokens (what SentencePiece is then given)."""
-        return preprocess_fast(_check_text("text", text), self.text_options)
+        return preprocess_fast(check_text("text", text), self.text_options)
 
     def _fixed_digit_comma(self, piece_id: int) -> tuple[list[int], list[str]]:
         fix = self._digit_comma_fix.get(piece_id)
@@ -245,6 +341,16 @@ class AlbertTokenizer(EncodingMixin):
             all_ids.append(ids_out)
             all_spans.append(spans_out)
         return all_ids, (all_spans if with_offsets else None)
+
+
+def _id_list(name: str, value: object) -> list[int]:
+    """A list or tuple of ints (or a 1-D integer array) as a list of Python ints; a bare int is an error."""
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        raise TokenizerTypeError(
+            f"{name} must be a list of int ids, got {type(value).__name__} {_abbrev(value)}; pass e.g. "
+            f"tokenizer.encode(text, add_special_tokens=False)."
+        )
+    return as_ids(name, value)
 
 
 def _to_original(chunk: str, spans: Offsets, starts: list[int], ends: list[int], chunk_end: int) -> Offsets:

@@ -2,79 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import TokenizerError, TokenizerTypeError
-from .packing import TRUNCATION_STRATEGIES, BatchEncoding, PackOptions, pack_batch
+from .arguments import (
+    TENSOR_TYPES,
+    as_batch,
+    as_ids,
+    as_word_batch,
+    check_positive_int,
+    check_text,
+    padding_mode,
+    to_tensors,
+    truncation_strategy,
+)
+from .packing import BatchEncoding, Offsets, PackOptions, pack_batch
 from .spiece import _abbrev
 from .text import needs_digit_comma_split, split_digit_comma
-
-_PADDING_MODES = {"longest": "longest", "max_length": "max_length", "do_not_pad": None}
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise TokenizerError(f"{name} must be a positive int, got {_abbrev(value)}; pass e.g. {name}=128.")
-
-
-def _check_text(name: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise TokenizerTypeError(
-            f"{name} must be a str, got {type(value).__name__} {_abbrev(value)}; convert it to a string "
-            "(or drop the entry) before tokenizing."
-        )
-    return value
-
-
-def _as_batch(name: str, value: object) -> tuple[bool, list[str]]:
-    """(is_single, texts) for a string or a list/tuple of strings."""
-    if isinstance(value, str):
-        return True, [value]
-    if not isinstance(value, (list, tuple)):
-        raise TokenizerTypeError(f"{name} must be a str or a list of str, got {type(value).__name__} {_abbrev(value)}.")
-    for index, item in enumerate(value):
-        if not isinstance(item, str):
-            _check_text(f"{name}[{index}]", item)
-    return False, list(value)
-
-
-def _padding_mode(padding: object) -> str | None:
-    if isinstance(padding, bool):
-        return "longest" if padding else None
-    if isinstance(padding, str) and padding in _PADDING_MODES:
-        return _PADDING_MODES[padding]
-    raise TokenizerError(
-        f"padding must be True, False, 'longest', 'max_length' or 'do_not_pad', got {_abbrev(padding)}."
-    )
-
-
-def _truncation_strategy(truncation: object) -> str | None:
-    if truncation is None or truncation is False or truncation == "do_not_truncate":
-        return None
-    if truncation is True:
-        return "longest_first"
-    if isinstance(truncation, str) and truncation in TRUNCATION_STRATEGIES:
-        return truncation
-    raise TokenizerError(
-        f"truncation must be True, False, None or one of {TRUNCATION_STRATEGIES}, got {_abbrev(truncation)}."
-    )
-
-
-def _as_ids(name: str, value: object) -> list[int]:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return [int(value)]
-    if isinstance(value, np.ndarray):
-        if value.ndim != 1 or not np.issubdtype(value.dtype, np.integer):
-            raise TokenizerTypeError(f"{name} must be a 1-D integer array, got {value.dtype} {value.shape}.")
-        return value.tolist()
-    if isinstance(value, (list, tuple)) and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value
-    ):
-        return [int(v) for v in value]
-    raise TokenizerTypeError(f"{name} must be an int or a sequence of ints, got {_abbrev(value)}.")
 
 
 class EncodingMixin:
@@ -90,18 +38,29 @@ class EncodingMixin:
         add_special_tokens: bool,
         return_offsets_mapping: bool,
         return_special_tokens_mask: bool,
+        return_overflowing_tokens: bool = False,
+        stride: int = 0,
     ) -> PackOptions:
-        padding_mode = _padding_mode(padding)
-        strategy = _truncation_strategy(truncation)
+        mode = padding_mode(padding)
+        strategy = truncation_strategy(truncation)
         if max_length is not None:
-            _check_positive_int("max_length", max_length)
+            check_positive_int("max_length", max_length)
             max_length = int(max_length)
-            if truncation is None and padding_mode is None:
+            if truncation is None and mode is None:
                 strategy = "longest_first"  # as HF: a max_length alone means truncation
-        elif strategy is not None or padding_mode == "max_length":
+        elif strategy is not None or mode == "max_length":
             max_length = self.model_max_length
         if pad_to_multiple_of is not None:
-            _check_positive_int("pad_to_multiple_of", pad_to_multiple_of)
+            check_positive_int("pad_to_multiple_of", pad_to_multiple_of)
+        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 0:
+            raise TokenizerError(f"stride must be an int >= 0 (tokens shared by consecutive windows), got "
+                                 f"{_abbrev(stride)}.")
+        if strategy is not None and mode is not None and pad_to_multiple_of and \
+                max_length % pad_to_multiple_of:
+            raise TokenizerError(
+                f"max_length={max_length} truncates and pad_to_multiple_of={pad_to_multiple_of} pads past it; pass a "
+                "max_length that is a multiple of pad_to_multiple_of (as HF requires), or no truncation."
+            )
         if strategy == "only_second" and not is_pair:
             raise TokenizerError(
                 "truncation='only_second' truncates text_pair, but no text_pair was given; use "
@@ -120,16 +79,18 @@ class EncodingMixin:
             add_special_tokens=bool(add_special_tokens),
             truncation=strategy,
             max_length=max_length,
-            padding=padding_mode,
+            padding=mode,
             pad_to_multiple_of=pad_to_multiple_of and int(pad_to_multiple_of),
             return_offsets_mapping=bool(return_offsets_mapping),
             return_special_tokens_mask=bool(return_special_tokens_mask),
+            return_overflowing_tokens=bool(return_overflowing_tokens),
+            stride=int(stride),
         )
 
     def __call__(
         self,
-        text: str | Sequence[str],
-        text_pair: str | Sequence[str] | None = None,
+        text: str | Sequence[str] | Sequence[Sequence[str]],
+        text_pair: str | Sequence[str] | Sequence[Sequence[str]] | None = None,
         padding: bool | str = False,
         truncation: bool | str | None = None,
         max_length: int | None = None,
@@ -138,17 +99,25 @@ class EncodingMixin:
         return_special_tokens_mask: bool = False,
         add_special_tokens: bool = True,
         return_tensors: str | None = "np",
+        *,
+        is_split_into_words: bool = False,
+        stride: int = 0,
+        return_overflowing_tokens: bool = False,
+        return_length: bool = False,
+        return_attention_mask: bool | None = None,
+        return_token_type_ids: bool | None = None,
     ) -> BatchEncoding:
-        """Encode a text, a pair, or batches of them; see the module docstring for the output shapes."""
-        if return_tensors not in ("np", None):
+        """Encode a text, a pair, or batches of them (lists of words with ``is_split_into_words=True``); see
+        docs/tokenizer.md for every argument and the output shapes."""
+        if return_tensors not in ("np", None, *TENSOR_TYPES):
             raise TokenizerError(
-                f"return_tensors must be 'np' or None, got {_abbrev(return_tensors)}; the arrays are NumPy, "
-                "convert them with your framework (torch.from_numpy, jnp.asarray, tf.convert_to_tensor)."
+                f"return_tensors must be 'np', 'pt', 'tf', 'jax' or None, got {_abbrev(return_tensors)}."
             )
-        single, firsts = _as_batch("text", text)
+        split = as_word_batch if is_split_into_words else as_batch
+        single, firsts = split("text", text)
         seconds = None
         if text_pair is not None:
-            pair_single, seconds = _as_batch("text_pair", text_pair)
+            pair_single, seconds = split("text_pair", text_pair)
             if pair_single != single or len(seconds) != len(firsts):
                 raise TokenizerError(
                     f"text_pair must match text: a str for a str, a list of the same length for a list; got "
@@ -163,32 +132,90 @@ class EncodingMixin:
             add_special_tokens,
             return_offsets_mapping,
             return_special_tokens_mask,
+            return_overflowing_tokens,
+            stride,
         )
-        ids, spans = self._encode_texts(firsts + (seconds or []), return_offsets_mapping)
         count = len(firsts)
-        arrays, lengths, target = pack_batch(
+        texts = firsts + (seconds or [])
+        if is_split_into_words:
+            ids, spans, word_lists = self._encode_words(texts, return_offsets_mapping)
+        else:
+            ids, spans = self._encode_texts(texts, return_offsets_mapping)
+            word_lists = None
+
+        def words(sample: int, part: int) -> list[int]:  # part 0: the first text, 1: the second
+            index = sample + part * count
+            return word_lists[index] if word_lists is not None else self._piece_words(ids[index])
+
+        arrays, lengths, target, layout = pack_batch(
             ids[:count],
             ids[count:] if seconds is not None else None,
             spans[:count] if spans is not None else None,
             spans[count:] if spans is not None and seconds is not None else None,
             options,
+            words,
         )
-        if return_tensors == "np":
+        for name, wanted in (("attention_mask", return_attention_mask), ("token_type_ids", return_token_type_ids)):
+            if wanted is not None and not wanted:
+                del arrays[name]
+        if return_length:
+            arrays["length"] = layout.widths.astype(np.int64)  # padded lengths, as HF fast
+        if return_tensors is not None:
             ragged = (options.padding is None and len(lengths) and lengths.min() != lengths.max()) or (
                 options.padding is not None and len(lengths) and int(lengths.max()) > target
             )
             if ragged:
                 raise TokenizerError(
-                    f"return_tensors='np' needs equal lengths, but the encoded lengths range from "
+                    f"return_tensors={return_tensors!r} needs equal lengths, but the encoded lengths range from "
                     f"{int(lengths.min())} to {int(lengths.max())} (padding={padding!r}, target {target}); pass "
                     "padding=True and/or truncation=True, or return_tensors=None for lists."
                 )
-            return BatchEncoding(arrays)
-        keep = lengths if options.padding is None else np.maximum(lengths, target)
-        lists = {name: [row[:size].tolist() for row, size in zip(array, keep)] for name, array in arrays.items()}
-        if single:
+            return BatchEncoding(arrays if return_tensors == "np" else to_tensors(arrays, return_tensors), layout)
+        per_input = ("length", "overflow_to_sample_mapping")  # one value per row, not per token
+        per_row = {name: array for name, array in arrays.items() if name not in per_input}
+        widths = layout.widths.tolist()
+        lists = {name: [row[:size].tolist() for row, size in zip(array, widths)]
+                 for name, array in per_row.items()}
+        lists.update({name: arrays[name].tolist() for name in arrays if name not in per_row})
+        if single and not options.return_overflowing_tokens:  # HF fast keeps the windows of one input batched
             lists = {name: rows[0] for name, rows in lists.items()}
-        return BatchEncoding(lists)
+        return BatchEncoding(lists, layout)
+
+    def _encode_words(
+        self, examples: list[list[str]], with_offsets: bool
+    ) -> tuple[list[list[int]], list[Offsets] | None, list[list[int]]]:
+        """Each example's words encoded one by one (as HF does with ``is_split_into_words``) and joined: ids,
+        spans within each word, and the index of the word of every token."""
+        flat = [word for words in examples for word in words]
+        ids, spans = self._encode_texts(flat, with_offsets)
+        out_ids, out_spans, out_words, position = [], [], [], 0
+        for words in examples:
+            row_ids, row_spans, row_words = [], [], []
+            for number in range(len(words)):
+                row_ids += ids[position]
+                row_words += [number] * len(ids[position])
+                if spans is not None:
+                    row_spans += spans[position]
+                position += 1
+            out_ids.append(row_ids)
+            out_spans.append(row_spans)
+            out_words.append(row_words)
+        return out_ids, (out_spans if with_offsets else None), out_words
+
+    @functools.cached_property
+    def _word_starts(self) -> np.ndarray:
+        """Per vocabulary id: the piece starts a word (SentencePiece's "▁"), or is a special token (its own word)."""
+        starts = np.array([self._sp.id_to_piece(i).startswith("\u2581") for i in range(self.vocab_size)])
+        starts[self.all_special_ids] = True
+        return starts
+
+    def _piece_words(self, ids: list[int]) -> list[int]:
+        """The word index of each token of a text: a new word at every word-start piece."""
+        if not ids:
+            return []
+        starts = self._word_starts[np.asarray(ids)]
+        starts[0] = True
+        return (np.cumsum(starts) - 1).tolist()
 
     def encode(
         self,
@@ -199,7 +226,7 @@ class EncodingMixin:
         max_length: int | None = None,
     ) -> list[int]:
         """The ids of one text (or pair) as a list."""
-        _check_text("text", text)
+        check_text("text", text)
         encoding = self(
             text,
             text_pair,
@@ -226,7 +253,7 @@ class EncodingMixin:
             raise TokenizerError("encode_multiple_choice always returns NumPy arrays; drop return_tensors=.")
         if isinstance(contexts, str):
             contexts, choices = [contexts], [choices]
-        _, contexts = _as_batch("contexts", contexts)
+        _, contexts = as_batch("contexts", contexts)
         if not isinstance(choices, (list, tuple)) or len(choices) != len(contexts):
             raise TokenizerError(
                 f"choices must hold one list of choices per context ({len(contexts)}), got {_abbrev(choices)}."
@@ -234,7 +261,7 @@ class EncodingMixin:
         num_choices = None
         flat_choices: list[str] = []
         for index, row in enumerate(choices):
-            single, row_texts = _as_batch(f"choices[{index}]", row)
+            single, row_texts = as_batch(f"choices[{index}]", row)
             if single or not row_texts or (num_choices is not None and len(row_texts) != num_choices):
                 raise TokenizerError(
                     f"choices[{index}] must be a non-empty list of str with as many choices as choices[0] "
@@ -249,7 +276,7 @@ class EncodingMixin:
 
     def tokenize(self, text: str) -> list[str]:
         """The pieces of ``text`` (no [CLS]/[SEP] added); unknown pieces show their text, as in the reference."""
-        _check_text("text", text)
+        check_text("text", text)
         pieces: list[str] = []
         for begin, end, special_id in self._splitter.split(text, self.text_options.do_lower_case):
             if special_id is not None:
@@ -266,7 +293,7 @@ class EncodingMixin:
         """Piece(s) to id(s); pieces not in the vocabulary give ``unk_token_id``."""
         if isinstance(tokens, str):
             return self._sp.piece_to_id(tokens)
-        _, tokens = _as_batch("tokens", tokens)
+        _, tokens = as_batch("tokens", tokens)
         return [self._sp.piece_to_id(t) for t in tokens]
 
     def convert_ids_to_tokens(self, ids: int | Sequence[int], skip_special_tokens: bool = False) -> str | list[str]:
@@ -278,7 +305,7 @@ class EncodingMixin:
         return tokens[0] if single and tokens else tokens
 
     def _checked_ids(self, name: str, ids: object) -> list[int]:
-        id_list = _as_ids(name, ids)
+        id_list = as_ids(name, ids)
         size = self.vocab_size
         for position, value in enumerate(id_list):
             if not 0 <= value < size:
