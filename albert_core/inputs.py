@@ -61,6 +61,20 @@ def _shape(name: str, arr: np.ndarray, want: tuple[int, ...], what: str) -> None
         raise InputError(f"{name} has shape {arr.shape} but must have shape {want} ({what})")
 
 
+def id_bounds(config: AlbertConfig) -> dict[str, int]:
+    """The exclusive upper bound of each id input (all must be >= 0); compiled graphs that get symbolic tensors,
+    which the host cannot read, assert these in the graph instead."""
+    return {"input_ids": config.vocab_size, "token_type_ids": config.type_vocab_size,
+            "position_ids": config.max_position_embeddings}
+
+
+def check_one_input(input_ids: Any, inputs_embeds: Any) -> None:
+    """Exactly one of `input_ids` and `inputs_embeds` is given."""
+    if (input_ids is None) == (inputs_embeds is None):
+        raise InputError("pass exactly one of input_ids and inputs_embeds "
+                         f"(got {'both' if input_ids is not None else 'neither'})")
+
+
 def prepare_inputs(config: AlbertConfig, task: str, to_host: _Host = np.asarray, *,
                    input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                    head_mask=None, inputs_embeds=None, labels=None, sentence_order_label=None,
@@ -68,9 +82,8 @@ def prepare_inputs(config: AlbertConfig, task: str, to_host: _Host = np.asarray,
     """Validate every given input and return them as NumPy arrays (ids as int64); absent ones are omitted."""
     c = config
     lead = 2 if task_spec(task).choices else 1  # batch dims before the sequence axis
-    if (input_ids is None) == (inputs_embeds is None):
-        raise InputError("pass exactly one of input_ids and inputs_embeds "
-                         f"(got {'both' if input_ids is not None else 'neither'})")
+    check_one_input(input_ids, inputs_embeds)
+    bounds = id_bounds(c)
     out: dict[str, np.ndarray] = {}
     if input_ids is not None:
         ids = _ints("input_ids", _host("input_ids", input_ids, to_host))
@@ -79,7 +92,7 @@ def prepare_inputs(config: AlbertConfig, task: str, to_host: _Host = np.asarray,
         if ids.ndim != lead + 1:
             raise InputError(f"input_ids must have {lead + 1} dimensions "
                              f"({'[batch, choices, seq]' if lead == 2 else '[batch, seq]'}), got shape {ids.shape}")
-        _in_range("input_ids", ids, 0, c.vocab_size)
+        _in_range("input_ids", ids, 0, bounds["input_ids"])
         out["input_ids"] = ids
         base_shape = ids.shape
     else:
@@ -112,13 +125,13 @@ def prepare_inputs(config: AlbertConfig, task: str, to_host: _Host = np.asarray,
     if token_type_ids is not None:
         tt = _ints("token_type_ids", _host("token_type_ids", token_type_ids, to_host))
         _shape("token_type_ids", tt, base_shape, "the same as the input ids")
-        _in_range("token_type_ids", tt, 0, c.type_vocab_size)
+        _in_range("token_type_ids", tt, 0, bounds["token_type_ids"])
         out["token_type_ids"] = tt
     if position_ids is not None:
         pos = _ints("position_ids", _host("position_ids", position_ids, to_host))
         if pos.shape not in {base_shape, (seq,), (1, seq)}:
             raise InputError(f"position_ids has shape {pos.shape}; use {base_shape}, ({seq},) or (1, {seq})")
-        _in_range("position_ids", pos, 0, c.max_position_embeddings)
+        _in_range("position_ids", pos, 0, bounds["position_ids"])
         out["position_ids"] = pos if pos.ndim > 1 else pos[None]
     if head_mask is not None:
         hm = _host("head_mask", head_mask, to_host).astype(np.float64)

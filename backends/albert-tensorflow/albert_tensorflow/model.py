@@ -18,6 +18,7 @@ from albert_core.backend import LoadInfo
 from albert_core.bucketing import DEFAULT_BUCKET_MULTIPLE, BucketedCall
 from albert_core.config import AlbertConfig
 from albert_core.errors import InputError
+from albert_core.inputs import check_one_input, id_bounds
 from albert_core.layout import hf_layout, param_table
 from albert_core.model import ModelOutput, forward
 
@@ -96,11 +97,9 @@ class AlbertTFModel(BucketedCall, tf.Module):
         """Inside a user's tf.function: the core forward in that graph, ids checked by in-graph assertions."""
         c = self.config
         t = {k: tf.convert_to_tensor(v) for k, v in given.items() if v is not None}
-        if ("input_ids" in t) == ("inputs_embeds" in t):
-            raise InputError("pass exactly one of input_ids and inputs_embeds")
+        check_one_input(t.get("input_ids"), t.get("inputs_embeds"))
         checks = []
-        for name, high in (("input_ids", c.vocab_size), ("token_type_ids", c.type_vocab_size),
-                           ("position_ids", c.max_position_embeddings)):
+        for name, high in id_bounds(c).items():  # the core's bounds, asserted in the graph
             if name in t:
                 t[name] = tf.cast(t[name], tf.int64)
                 checks.append(tf.debugging.assert_non_negative(t[name], message=f"{name} must be >= 0"))
