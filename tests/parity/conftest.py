@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,10 @@ import torch
 import transformers
 
 from albert_core.layout import ARCHITECTURES
+from albert_core.tokenizer import AlbertTokenizer
+
+# The official ALBERT 30k vocabulary, rebuilt for tests (never copied into the project).
+SPIECE_MODEL = Path(__file__).resolve().parents[2].parent / "shared/assets/albert-30k/spiece.model"
 
 BASE = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=4, num_hidden_groups=2,
             inner_group_num=2, num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
@@ -31,6 +36,26 @@ VARIANTS = {
 }
 HF_CLASSES = ARCHITECTURES  # task -> HF class name
 TASKS = tuple(HF_CLASSES)
+
+
+@pytest.fixture(scope="session")
+def ours() -> AlbertTokenizer:
+    """This project's tokenizer on the official vocabulary."""
+    return AlbertTokenizer(SPIECE_MODEL)
+
+
+@pytest.fixture(scope="session")
+def hf_slow():
+    """HF's slow AlbertTokenizer (the reference ids) on the same vocabulary."""
+    transformers.logging.set_verbosity_error()
+    return transformers.AlbertTokenizer(vocab_file=str(SPIECE_MODEL), model_max_length=512)
+
+
+@pytest.fixture(scope="session")
+def hf_fast():
+    """HF's fast (Rust) AlbertTokenizerFast, converted from the same vocabulary."""
+    transformers.logging.set_verbosity_error()
+    return transformers.AlbertTokenizerFast(vocab_file=str(SPIECE_MODEL), model_max_length=512)
 
 
 def hf_config(variant: str, **overrides):

@@ -13,9 +13,10 @@ import json
 
 import pytest
 import transformers
+from conftest import SPIECE_MODEL as MODEL
 from helpers import varied_texts
 from test_tokenizer_methods import real_sentences
-from test_tokenizer_parity import HAND_PICKED, MODEL
+from test_tokenizer_parity import HAND_PICKED
 
 from albert_core.errors import TokenizerError
 from albert_core.tokenizer import AlbertTokenizer
@@ -30,21 +31,6 @@ OPTIONS = [
     {"remove_space": False, "model_max_length": 128},
 ]
 OPTION_NAMES = ("do_lower_case", "remove_space", "keep_accents", "model_max_length")
-
-
-@pytest.fixture(scope="module")
-def ours() -> AlbertTokenizer:
-    return AlbertTokenizer(MODEL)
-
-
-@pytest.fixture(scope="module")
-def hf_slow():
-    return transformers.AlbertTokenizer(vocab_file=str(MODEL))
-
-
-@pytest.fixture(scope="module")
-def hf_fast():
-    return transformers.AlbertTokenizerFast(vocab_file=str(MODEL))
 
 
 def _ids(tokenizer, texts) -> list[list[int]]:

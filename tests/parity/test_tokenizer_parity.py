@@ -7,16 +7,14 @@ its span, we do not, so its spans are compared after dropping that space).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import transformers
+from conftest import SPIECE_MODEL as MODEL
 from helpers import varied_texts
 
 from albert_core.tokenizer import AlbertTokenizer
 
-MODEL = Path(__file__).resolve().parents[2].parent / "shared/assets/albert-30k/spiece.model"
 transformers.logging.set_verbosity_error()
 
 HAND_PICKED = [
@@ -50,21 +48,6 @@ HAND_PICKED = [
 
 
 TEXTS = HAND_PICKED + varied_texts(600, seed=1)
-
-
-@pytest.fixture(scope="module")
-def ours() -> AlbertTokenizer:
-    return AlbertTokenizer(MODEL)
-
-
-@pytest.fixture(scope="module")
-def hf_slow():
-    return transformers.AlbertTokenizer(vocab_file=str(MODEL), model_max_length=512)
-
-
-@pytest.fixture(scope="module")
-def hf_fast():
-    return transformers.AlbertTokenizerFast(vocab_file=str(MODEL), model_max_length=512)
 
 
 @pytest.mark.parametrize("options", [{}, {"keep_accents": True}, {"do_lower_case": False}, {"remove_space": False}])

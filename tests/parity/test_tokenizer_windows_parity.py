@@ -18,7 +18,6 @@ import inspect
 import json
 import re
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,9 +25,6 @@ import torch
 import transformers
 from helpers import varied_texts
 
-from albert_core.tokenizer import AlbertTokenizer
-
-MODEL = Path(__file__).resolve().parents[2].parent / "shared/assets/albert-30k/spiece.model"
 transformers.logging.set_verbosity_error()
 
 # Real text: standard-library docs as long contexts (several windows each; quotes and markup dropped, which HF
@@ -44,21 +40,6 @@ WORD_LISTS = [
     ["It", "costs", "9,000", "or", "1,000,000", "euros", ""],
     ["tokenization", "unbelievably", "antidisestablishmentarianism"],  # words of many pieces
 ]
-
-
-@pytest.fixture(scope="module")
-def ours() -> AlbertTokenizer:
-    return AlbertTokenizer(MODEL)
-
-
-@pytest.fixture(scope="module")
-def hf_slow():
-    return transformers.AlbertTokenizer(vocab_file=str(MODEL), model_max_length=512)
-
-
-@pytest.fixture(scope="module")
-def hf_fast():
-    return transformers.AlbertTokenizerFast(vocab_file=str(MODEL), model_max_length=512)
 
 
 def same_ids(hf_fast, hf_slow, *texts) -> bool:
