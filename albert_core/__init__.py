@@ -16,6 +16,7 @@ from .errors import (
     BackendError,
     CheckpointError,
     ConfigError,
+    FormatError,
     InputError,
     InputTypeError,
     PluginError,
@@ -57,8 +58,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "PRESETS", "TASKS", "AlbertConfig", "AlbertError", "AlbertModel", "AlbertTokenizer", "Backend", "BackendError",
-    "Checkpoint", "CheckpointError", "ConfigError", "InputError", "InputTypeError", "LoadInfo", "LoadedModel",
-    "ModelOutput", "Ops", "OpsModel",
-    "PluginError", "TokenizerError", "TokenizerTypeError", "available_backends", "get_backend", "hookimpl",
-    "init_params", "load", "param_table", "pipeline", "random_checkpoint", "save",
+    "Checkpoint", "CheckpointError", "ConfigError", "FormatError", "InputError", "InputTypeError", "LoadInfo",
+    "LoadedModel", "ModelOutput", "Ops", "OpsModel", "PluginError", "TokenizerError", "TokenizerTypeError",
+    "available_backends", "get_backend", "hookimpl", "init_params", "load", "param_table", "pipeline",
+    "random_checkpoint", "save",
 ]

@@ -32,6 +32,11 @@ class BackendError(AlbertError, LookupError):
     """A backend is unknown, failed to load, or its framework is not installed."""
 
 
+class FormatError(CheckpointError, BackendError):
+    """A checkpoint format is unknown, or its plugin or framework cannot be loaded. (Also a ``BackendError``, which
+    is what the first release raised for it.)"""
+
+
 class PluginError(AlbertError, RuntimeError):
     """A plugin is broken (duplicate names, bad factory, hook that raised)."""
 

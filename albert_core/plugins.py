@@ -19,7 +19,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import BackendError, PluginError
+from .errors import AlbertError, BackendError, FormatError, PluginError
 
 ENTRY_POINT_GROUP = "albert_core"
 # The core's own plugins, registered through the same hooks as installed ones: plugin name -> module.
@@ -45,6 +45,7 @@ class Registration:
 
 class _Registry:
     kind = "thing"
+    error: type[AlbertError] = BackendError  # raised for an unknown or unloadable entry
 
     def __init__(self, manager: PluginManager) -> None:
         self._manager = manager
@@ -79,7 +80,7 @@ class _Registry:
             hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
             failed = [f"{p} ({e})" for p, e in self._manager.failures.items()]
             broken = f" Plugins that failed to load: {failed}." if failed else ""
-            raise BackendError(f"unknown {self.kind} {name!r}.{hint} Installed: {sorted(self._items)}.{broken}")
+            raise self.error(f"unknown {self.kind} {name!r}.{hint} Installed: {sorted(self._items)}.{broken}")
         return self._items[name]
 
     def get(self, name: str) -> Any:
@@ -89,14 +90,14 @@ class _Registry:
             if name not in self._instances:
                 if not reg.framework_installed():
                     hint = reg.install_hint or f"pip install {reg.distribution or reg.framework}"
-                    raise BackendError(f"{self.kind} {name!r} needs the {reg.framework!r} package, which is not "
+                    raise self.error(f"{self.kind} {name!r} needs the {reg.framework!r} package, which is not "
                                        f"installed; run: {hint}")
                 module_name, attr = reg.factory.split(":")
                 try:
                     target = getattr(importlib.import_module(module_name), attr)
                     self._instances[name] = target()
                 except Exception as exc:
-                    raise BackendError(f"{self.kind} {name!r} (from plugin {reg.plugin!r}) failed to load: "
+                    raise self.error(f"{self.kind} {name!r} (from plugin {reg.plugin!r}) failed to load: "
                                        f"{type(exc).__name__}: {exc}") from exc
             return self._instances[name]
 
@@ -107,6 +108,7 @@ class BackendRegistry(_Registry):
 
 class FormatRegistry(_Registry):
     kind = "checkpoint format"
+    error = FormatError
 
 
 class PluginManager:

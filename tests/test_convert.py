@@ -173,6 +173,9 @@ def test_explicit_format_and_missing_source(tmp_path):
     assert convert(src, tmp_path / "dst", format="hf-safetensors").format == "hf-safetensors"
     with pytest.raises(albert_core.errors.BackendError, match="unknown checkpoint format"):
         convert(src, tmp_path / "dst2", format="no-such-format")
+    with pytest.raises(albert_core.FormatError, match="unknown checkpoint format") as raised:
+        convert(src, tmp_path / "dst3", format="no-such-format")
+    assert isinstance(raised.value, albert_core.CheckpointError)  # a checkpoint problem, not a backend's
     with pytest.raises(CheckpointError, match="does not exist"):
         convert(tmp_path / "nothing", tmp_path / "dst3")
     assert not (tmp_path / "dst2").exists() and not (tmp_path / "dst3").exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import AlbertConfig
-from ..errors import BackendError, CheckpointError
+from ..errors import CheckpointError, FormatError
 from ..plugins import manager
 
 HF_FORMAT = "hf-safetensors"  # the built-in format: tried first, and the one whose reader explains a failure
@@ -48,7 +48,7 @@ def read_checkpoint(source: str | os.PathLike, format: str | None = None) -> tup
     for name in [HF_FORMAT, *(n for n in registry.names() if n != HF_FORMAT)]:
         try:
             fmt = registry.get(name)
-        except BackendError:  # its framework is missing or the plugin is broken: it cannot be this format
+        except FormatError:  # its framework is missing or the plugin is broken: it cannot be this format
             continue
         if fmt.detect(source):
             return name, fmt.read(source)
