@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import reprlib
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +35,51 @@ _INT_FIELDS = (
     "type_vocab_size",
 )
 _DROPOUT_FIELDS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout_prob")
+# `num_labels` alone makes LABEL_0..LABEL_{n-1} (about 300 bytes a label); more than this takes an explicit id2label,
+# so a 20-byte config.json cannot ask for gigabytes.
+MAX_NUM_LABELS = 100_000
+
+# Real configs nest a few levels (task_specific_params: 3). Past Python's recursion limit json cannot read a file at
+# all, and just under it whether json can read (or write) it depends on how deep the caller's stack is: a fixed
+# bound keeps "loads" a property of the file.
+MAX_JSON_DEPTH = 64
+
+_SHOW = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHOW.maxlevel, _SHOW.maxdict, _SHOW.maxlist, _SHOW.maxstring, _SHOW.maxother = 3, 4, 6, 60, 60
+
+
+def _nests_deeper(value: Any, limit: int) -> bool:
+    """Whether `value` has lists/objects nested more than `limit` levels (iterative: no recursion of its own)."""
+    stack = [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
+def _finite(value: int | float) -> bool:
+    """A finite float, or an int that converts to one (the backends compute in floats)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int past the float range
+        return False
+
+
+def _json_error(exc: ValueError) -> str:
+    if "integer string conversion" in str(exc):  # not the advice in Python's message, which is for programmers
+        return f"it has an integer of more than {sys.get_int_max_str_digits()} digits"
+    return str(exc)
+
+
+def _show(value: Any) -> str:
+    """A short repr for messages: bounded however large or deeply nested the value is."""
+    try:
+        return _SHOW.repr(value)
+    except (ValueError, RecursionError):  # an int past sys.get_int_max_str_digits()
+        return f"<{type(value).__name__}>"
 
 
 @dataclass
@@ -65,12 +113,26 @@ class AlbertConfig:
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # unknown keys, kept for round trips
 
     def __post_init__(self) -> None:
-        self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
-        self.label2id = {str(k): int(v) for k, v in self.label2id.items()}
+        for name, what in (("id2label", "label index -> name"), ("label2id", "label name -> index")):
+            if not isinstance(getattr(self, name), dict):
+                raise ConfigError(f"{name} must be an object ({what}), got {_show(getattr(self, name))}")
+        try:
+            self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+        except (TypeError, ValueError, ArithmeticError):
+            raise ConfigError(f"id2label keys must be label indices 0..num_labels-1, got "
+                              f"{_show(list(self.id2label))}") from None
+        try:
+            self.label2id = {str(k): int(v) for k, v in self.label2id.items()}
+        except (TypeError, ValueError, ArithmeticError):
+            raise ConfigError(f"label2id values must be label indices, got {_show(list(self.label2id.values()))}"
+                              ) from None
         n = self.num_labels
         if n is not None and n != len(self.id2label):
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ConfigError(f"num_labels must be an int >= 1, got {n!r}")
+                raise ConfigError(f"num_labels must be an int >= 1, got {_show(n)}")
+            if n > MAX_NUM_LABELS:
+                raise ConfigError(f"num_labels={_show(n)} is more than {MAX_NUM_LABELS} labels to name LABEL_0, "
+                                  "LABEL_1...; give id2label (label index -> name) for that many")
             if self.id2label != {i: f"LABEL_{i}" for i in range(len(self.id2label))}:
                 raise ConfigError(f"num_labels={n} disagrees with id2label ({len(self.id2label)} labels); "
                                   "pass only one of them")
@@ -102,20 +164,19 @@ class AlbertConfig:
         for name in _INT_FIELDS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{name} must be an int (not a bool), got {value!r}; fix config.json")
+                raise ConfigError(f"{name} must be an int (not a bool), got {_show(value)}; fix config.json")
             if value < 1:
-                raise ConfigError(f"{name} must be >= 1, got {value}")
+                raise ConfigError(f"{name} must be >= 1, got {_show(value)}")
         for name in _DROPOUT_FIELDS:
             value = getattr(self, name)
             if value is None and name == "classifier_dropout_prob":
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ConfigError(f"{name} must be a number in [0, 1], got {value!r}")
+                raise ConfigError(f"{name} must be a number in [0, 1], got {_show(value)}")
         for name in ("layer_norm_eps", "initializer_range"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
-                    or not math.isfinite(value):
-                raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not _finite(value):
+                raise ConfigError(f"{name} must be a finite number > 0, got {_show(value)}")
         if self.hidden_size % self.num_attention_heads:
             raise ConfigError(
                 f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
@@ -132,33 +193,33 @@ class AlbertConfig:
                 f"inner_group_num ({self.inner_group_num}) must be <= num_hidden_layers / num_hidden_groups "
                 f"({self.layers_per_group})"
             )
-        if self.hidden_act not in ACTIVATIONS:
-            raise ConfigError(f"hidden_act {self.hidden_act!r} is not supported; use one of {ACTIVATIONS}")
-        if self.position_embedding_type not in POSITION_EMBEDDING_TYPES:
-            raise ConfigError(
-                f"position_embedding_type {self.position_embedding_type!r} is not supported; "
-                f"use one of {POSITION_EMBEDDING_TYPES}"
-            )
-        if self.problem_type not in PROBLEM_TYPES:
-            raise ConfigError(f"problem_type {self.problem_type!r} is not supported; use one of {PROBLEM_TYPES}")
+        for name, allowed in (("hidden_act", ACTIVATIONS), ("position_embedding_type", POSITION_EMBEDDING_TYPES),
+                              ("problem_type", PROBLEM_TYPES)):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"{name} {_show(value)} is not supported; use one of {allowed}")
         if sorted(self.id2label) != list(range(len(self.id2label))) or not self.id2label:
-            raise ConfigError(f"id2label keys must be 0..num_labels-1, got {sorted(self.id2label)}")
+            raise ConfigError(f"id2label keys must be 0..num_labels-1, got {_show(sorted(self.id2label))}")
         for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ConfigError(f"{name} must be an int or null, got {value!r}")
+                raise ConfigError(f"{name} must be an int or null, got {_show(value)}")
         if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
-            raise ConfigError(f"pad_token_id {self.pad_token_id} must be in [0, vocab_size={self.vocab_size}) or null")
+            raise ConfigError(f"pad_token_id {_show(self.pad_token_id)} must be in "
+                              f"[0, vocab_size={_show(self.vocab_size)}) or null")
 
     # -- (de)serialisation -----------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AlbertConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"config must be a JSON object, got {type(data).__name__}")
+        if _nests_deeper(data, MAX_JSON_DEPTH):
+            raise ConfigError(f"config nests lists/objects more than {MAX_JSON_DEPTH} levels deep; no ALBERT config "
+                              "does, remove the junk")
         data = dict(data)
         model_type = data.get("model_type", "albert")
-        if model_type != "albert":
-            raise ConfigError(f"model_type is {model_type!r}; this library only loads model_type 'albert'")
+        if not isinstance(model_type, str) or model_type != "albert":
+            raise ConfigError(f"model_type is {_show(model_type)}; this library only loads model_type 'albert'")
         names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         kwargs: dict[str, Any] = {}
         extra: dict[str, Any] = {}
@@ -169,11 +230,12 @@ class AlbertConfig:
                 extra[key] = value  # includes INERT_KEYS: stored, never executed
         if "id2label" in kwargs:
             kwargs.pop("num_labels", None)  # id2label is authoritative, as in HF
-        if "id2label" in kwargs and "label2id" not in kwargs:
-            kwargs["label2id"] = {str(v): int(k) for k, v in kwargs["id2label"].items()}
+        if "id2label" in kwargs and "label2id" not in kwargs and isinstance(kwargs["id2label"], dict):
+            with contextlib.suppress(TypeError, ValueError, ArithmeticError):  # bad keys: __post_init__ says so
+                kwargs["label2id"] = {str(v): int(k) for k, v in kwargs["id2label"].items()}
         try:
             return cls(**kwargs, extra=extra)
-        except (TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError) as exc:
             if isinstance(exc, ConfigError):
                 raise
             raise ConfigError(f"invalid config: {exc}") from exc
@@ -187,20 +249,44 @@ class AlbertConfig:
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> AlbertConfig:
+        """Read config.json; every problem with it (unreadable, not UTF-8 JSON, an invalid value) is a ConfigError
+        whose message starts with the file's name."""
         try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
+            name = os.fspath(path)
+        except TypeError:
+            raise ConfigError(f"config file must be a path (str or os.PathLike), got {_show(path)}") from None
+        try:
+            with open(name, "rb") as fh:
+                raw = fh.read()
         except FileNotFoundError:
-            raise ConfigError(f"config file {os.fspath(path)!r} does not exist") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {os.fspath(path)!r} is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+            raise ConfigError(f"config file {name!r} does not exist") from None
+        except (OSError, ValueError) as exc:  # a folder, permissions, a NUL byte in the name
+            raise ConfigError(f"config file {name!r} cannot be read ({exc}); check the path") from None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            reason = f"it is not UTF-8 ({exc})"
+        except RecursionError:
+            reason = "it is nested too deeply"
+        except ValueError as exc:  # JSONDecodeError; an integer of more digits than Python converts
+            reason = _json_error(exc)
+        else:
+            try:
+                return cls.from_dict(data)
+            except ConfigError as exc:
+                raise ConfigError(f"config file {name!r}: {exc}") from None
+        raise ConfigError(f"config file {name!r} is not valid JSON: {reason}; fix or re-download it")
 
     def to_json_file(self, path: str | os.PathLike, architectures: list[str] | None = None) -> None:
         data = self.to_dict()
         if architectures:
             data["architectures"] = architectures
-        write_atomically(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+        try:
+            text = json.dumps(data, indent=2, sort_keys=True)
+        except (TypeError, ValueError, RecursionError) as exc:  # an extra key holding a set, an object, a huge int
+            raise ConfigError(f"cannot write config file {os.fspath(path)!r}: a value is not JSON ({exc}); "
+                              "keep only JSON values in the config") from None
+        write_atomically(path, (text + "\n").encode("utf-8"))
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> AlbertConfig:

@@ -14,6 +14,9 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import reprlib
+import stat
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -29,13 +32,59 @@ _MAX_HEADER = 100 * 1024 * 1024
 _DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "BF16": np.dtype("<u2")}
 
 
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    seen: dict[str, object] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise CheckpointError(f"duplicate tensor name {key!r} in the safetensors header")
-        seen[key] = value
-    return seen
+_SHOW = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHOW.maxlevel, _SHOW.maxdict, _SHOW.maxlist, _SHOW.maxstring, _SHOW.maxother = 3, 4, 6, 60, 60
+
+
+def _show(value: object) -> str:
+    """A short repr for messages: bounded however large or deeply nested the value is."""
+    try:
+        return _SHOW.repr(value)
+    except (ValueError, RecursionError):  # an int past sys.get_int_max_str_digits()
+        return f"<{type(value).__name__}>"
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int  # JSON integers; not bool, not float
+
+
+def _parse_json(raw: bytes, path: Path, what: str) -> tuple[object, list[tuple[str, dict]]]:
+    """JSON from `raw` (UTF-8), every decoding problem a CheckpointError naming `path`; also returns each duplicated
+    key with the object it is in (json.loads would keep the last value silently)."""
+    duplicates: list[tuple[str, dict]] = []
+
+    def pairs_hook(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        obj: dict[str, object] = {}
+        for key, value in pairs:
+            if key in obj:
+                duplicates.append((key, obj))
+            obj[key] = value
+        return obj
+
+    try:
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=pairs_hook), duplicates
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8: {exc}"
+    except RecursionError:
+        reason = "JSON nested too deeply"
+    except ValueError as exc:  # JSONDecodeError; an integer of more digits than Python converts
+        reason = (f"an integer of more than {sys.get_int_max_str_digits()} digits"
+                  if "integer string conversion" in str(exc) else str(exc))
+    raise CheckpointError(f"{path}: corrupt {what} ({reason}); the file is damaged or not what its name says, "
+                          "re-download or re-convert it")
+
+
+def _byte_count(shape: tuple[int, ...], itemsize: int) -> int | None:
+    """Bytes of a tensor of `shape`, in Python ints (no int64 overflow); None when NumPy could not make an array of
+    that shape even empty (its non-zero dimensions make over 2**63 bytes at 8 bytes an element). It stops multiplying
+    there, so a header with thousands of huge dimensions costs no more than reading it."""
+    elements = 1
+    for dim in shape:
+        if dim:
+            elements *= dim
+            if elements * 8 >= 2**63:
+                return None
+    return 0 if 0 in shape else elements * itemsize
 
 
 class SafetensorsFile(Mapping[str, np.ndarray]):
@@ -45,7 +94,11 @@ class SafetensorsFile(Mapping[str, np.ndarray]):
         self.path = Path(path)
         self.check_finite = check_finite
         try:
-            size = self.path.stat().st_size
+            info = os.stat(self.path)  # follows symlinks (the Hub cache links each file to a blob outside the folder)
+            if not stat.S_ISREG(info.st_mode):  # a folder, a device, a FIFO (opening one would block forever)
+                raise CheckpointError(f"weights file {str(self.path)!r} is not a regular file; point at a "
+                                      ".safetensors file")
+            size = info.st_size
             with open(self.path, "rb") as fh:
                 prefix = fh.read(8)
                 if len(prefix) < 8:
@@ -57,35 +110,62 @@ class SafetensorsFile(Mapping[str, np.ndarray]):
                         "is truncated or not safetensors"
                     )
                 raw = fh.read(header_len)
+        except CheckpointError:
+            raise
         except FileNotFoundError:
             raise CheckpointError(f"weights file {str(self.path)!r} does not exist") from None
-        try:
-            header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CheckpointError(f"{self.path}: corrupt safetensors header ({exc})") from None
+        except (OSError, ValueError) as exc:  # permissions, a symlink loop, a name too long or with a NUL byte
+            raise CheckpointError(f"weights file {str(self.path)!r} cannot be read ({exc}); check the path") from None
+        header, duplicates = _parse_json(raw, self.path, "safetensors header")
         if not isinstance(header, dict):
-            raise CheckpointError(f"{self.path}: corrupt safetensors header (not a JSON object)")
-        self.metadata = header.pop("__metadata__", None) or {}
+            raise CheckpointError(f"{self.path}: corrupt safetensors header (not a JSON object but "
+                                  f"{_show(header)}); the file is not safetensors")
+        if duplicates:
+            key, where = duplicates[0]
+            entry = next((n for n, v in header.items() if v is where), None)
+            raise CheckpointError(
+                f"{self.path}: duplicate tensor name {key!r} in the safetensors header; the file is corrupt"
+                if where is header else
+                f"{self.path}: key {key!r} appears twice in the safetensors header"
+                f"{'' if entry is None else f' entry of tensor {entry!r}'}; the file is corrupt")
+        metadata = header.pop("__metadata__", None)
+        if metadata is None:
+            metadata = {}
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            raise CheckpointError(f"{self.path}: __metadata__ is {_show(metadata)}; the format allows only an "
+                                  "object of strings, so the file is corrupt")
+        self.metadata: dict[str, str] = metadata
         self._map: mmap.mmap | None = None  # opened by the first `mapped` call
         self._data_start = 8 + header_len
         data_len = size - self._data_start
         self._entries: dict[str, tuple[str, tuple[int, ...], int, int]] = {}
         spans = []
         for name, info in header.items():
-            try:
-                dtype, shape, (begin, end) = info["dtype"], tuple(int(d) for d in info["shape"]), info["data_offsets"]
-            except (KeyError, TypeError, ValueError):
-                raise CheckpointError(f"{self.path}: tensor {name!r} has a malformed header entry {info!r}") from None
-            if dtype not in _DTYPES:
+            if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
+                raise CheckpointError(f"{self.path}: tensor {name!r} has a malformed header entry {_show(info)} "
+                                      "(it needs dtype, shape and data_offsets); the file is corrupt")
+            dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+            if not isinstance(dtype, str) or dtype not in _DTYPES:
                 raise CheckpointError(
-                    f"{self.path}: tensor {name!r} has dtype {dtype}; supported: {sorted(_DTYPES)} "
-                    "(convert the checkpoint to a float dtype)"
+                    f"{self.path}: tensor {name!r} has dtype {dtype if isinstance(dtype, str) else _show(dtype)}; "
+                    f"supported: {sorted(_DTYPES)} (convert the checkpoint to a float dtype)"
                 )
-            nbytes = int(np.prod(shape, dtype=np.int64)) * _DTYPES[dtype].itemsize
+            if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
+                raise CheckpointError(f"{self.path}: tensor {name!r} has shape {_show(shape)}; a shape is a list of "
+                                      "integers >= 0, so the file is corrupt")
+            if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_int(o) for o in offsets):
+                raise CheckpointError(f"{self.path}: tensor {name!r} has data_offsets {_show(offsets)}; they are "
+                                      "two integers [begin, end], so the file is corrupt")
+            shape, (begin, end) = tuple(shape), offsets
+            nbytes = _byte_count(shape, _DTYPES[dtype].itemsize)
+            if nbytes is None:
+                raise CheckpointError(f"{self.path}: tensor {name!r} has shape {_show(shape)}, too large for any "
+                                      "array; the file is corrupt")
             if not (0 <= begin <= end <= data_len) or end - begin != nbytes:
                 raise CheckpointError(
-                    f"{self.path}: tensor {name!r} (shape {shape}, {dtype}) has offsets [{begin}, {end}) that "
-                    f"do not fit its size {nbytes} or the {data_len} data bytes; the file is truncated or corrupt"
+                    f"{self.path}: tensor {name!r} (shape {_show(shape)}, {dtype}) has offsets "
+                    f"[{_show(begin)}, {_show(end)}) that do not fit its size {nbytes} or the {data_len} data "
+                    "bytes; the file is truncated or corrupt"
                 )
             self._entries[name] = (dtype, shape, begin, end)
             spans.append((begin, end, name))
@@ -112,7 +192,11 @@ class SafetensorsFile(Mapping[str, np.ndarray]):
     def _require_finite(self, name: str, array: np.ndarray) -> None:
         # A sum is NaN/Inf whenever an element is (or when it overflows): only then count exactly. Twice as fast
         # as np.isfinite(array).all(), and it allocates nothing.
-        if self.check_finite and not np.isfinite(array.sum()) and not np.isfinite(array).all():
+        if not self.check_finite:
+            return
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing float16 sum is no reason to warn
+            total = array.sum()
+        if not np.isfinite(total) and not np.isfinite(array).all():
             raise CheckpointError(f"{self.path}: tensor {name!r} contains {int(array.size - np.isfinite(array).sum())}"
                                   " NaN/Inf values")
 
@@ -143,7 +227,9 @@ class SafetensorsFile(Mapping[str, np.ndarray]):
                 or not 0 <= start_row <= start_row + rows <= (shape[0] if shape else 1) \
                 or not out.flags.c_contiguous or not out.flags.writeable:
             return False
-        row_bytes = out.nbytes // rows if rows else 0
+        if out.nbytes == 0:  # nothing to read (and a memoryview of a zero-size array cannot be cast)
+            return True
+        row_bytes = out.nbytes // rows
         with open(self.path, "rb") as fh:
             fh.seek(self._data_start + begin + start_row * row_bytes)
             if fh.readinto(memoryview(out).cast("B")) != out.nbytes:
@@ -184,13 +270,26 @@ class CheckpointFolder(Mapping[str, np.ndarray]):
 
     def _read_index(self, index: Path, check_finite: bool) -> None:
         try:
-            weight_map = json.loads(index.read_text("utf-8"), object_pairs_hook=_no_duplicates)["weight_map"]
-        except (KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CheckpointError(f"{index}: not a valid safetensors index ({exc!r})") from None
+            raw = index.read_bytes()
+        except OSError as exc:
+            raise CheckpointError(f"{index}: cannot be read ({exc}); check its permissions") from None
+        data, duplicates = _parse_json(raw, index, "safetensors index")
+        weight_map = data.get("weight_map") if isinstance(data, dict) else None
+        if not isinstance(weight_map, dict):
+            raise CheckpointError(f"{index}: not a valid safetensors index (it must be a JSON object whose "
+                                  f"\"weight_map\" maps tensor names to shard files; got {_show(data)}); "
+                                  "re-download it")
+        if duplicates:
+            key, where = duplicates[0]
+            raise CheckpointError(f"{index}: tensor {key!r} is listed twice in weight_map; the index is corrupt"
+                                  if where is weight_map else
+                                  f"{index}: key {key!r} appears twice; the index is corrupt")
         for name, shard in weight_map.items():
-            if not isinstance(shard, str) or Path(shard).name != shard or shard in ("", ".", ".."):
+            if not isinstance(shard, str) or Path(shard).name != shard or shard in ("", ".", "..") \
+                    or "\x00" in shard or (os.altsep and os.altsep in shard):
                 raise CheckpointError(
-                    f"{index}: shard {shard!r} for tensor {name!r} must be a plain file name inside the model folder"
+                    f"{index}: shard {_show(shard)} for tensor {name!r} must be a plain file name inside the model "
+                    "folder"
                 )
             self._open(shard, check_finite)
             if name not in self._files[shard]:
@@ -227,9 +326,15 @@ def save_safetensors(tensors: Mapping[str, np.ndarray], path: str | os.PathLike)
 
     arrays = {}
     for name, value in tensors.items():
-        value = np.ascontiguousarray(value)
-        if value.dtype.kind != "f" or value.dtype.itemsize < 2:
-            raise CheckpointError(f"tensor {name!r} has dtype {value.dtype}; only float tensors can be saved")
+        if not isinstance(name, str) or name == "__metadata__":
+            raise CheckpointError(f"tensor name {name!r} cannot be saved: names are strings other than "
+                                  "'__metadata__'")
+        value = np.asarray(value)
+        if not value.flags.c_contiguous:  # not np.ascontiguousarray always: it turns a 0-d array into shape (1,)
+            value = np.ascontiguousarray(value)
+        if value.dtype.kind != "f" or value.dtype.itemsize not in (2, 4, 8):
+            raise CheckpointError(f"tensor {name!r} has dtype {value.dtype}; only float16/32/64 tensors can be "
+                                  "saved (cast it first)")
         arrays[name] = value
     # Never in place: a model that memory-maps the old file keeps its bytes (an in-place rewrite would change its
     # weights under it, or kill it with SIGBUS), and a crash leaves no half file.
