@@ -7,13 +7,11 @@ import dataclasses
 import json
 import math
 import os
-import reprlib
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from .atomic_files import write_atomically
-from .errors import ConfigError
+from .errors import ConfigError, json_error, short_repr
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swish", "tanh")
 POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
@@ -44,10 +42,6 @@ MAX_NUM_LABELS = 100_000
 # bound keeps "loads" a property of the file.
 MAX_JSON_DEPTH = 64
 
-_SHOW = reprlib.Repr()  # keyword arguments only from Python 3.12
-_SHOW.maxlevel, _SHOW.maxdict, _SHOW.maxlist, _SHOW.maxstring, _SHOW.maxother = 3, 4, 6, 60, 60
-
-
 def _nests_deeper(value: Any, limit: int) -> bool:
     """Whether `value` has lists/objects nested more than `limit` levels (iterative: no recursion of its own)."""
     stack = [(value, 1)]
@@ -66,20 +60,6 @@ def _finite(value: int | float) -> bool:
         return math.isfinite(value)
     except OverflowError:  # an int past the float range
         return False
-
-
-def _json_error(exc: ValueError) -> str:
-    if "integer string conversion" in str(exc):  # not the advice in Python's message, which is for programmers
-        return f"it has an integer of more than {sys.get_int_max_str_digits()} digits"
-    return str(exc)
-
-
-def _show(value: Any) -> str:
-    """A short repr for messages: bounded however large or deeply nested the value is."""
-    try:
-        return _SHOW.repr(value)
-    except (ValueError, RecursionError):  # an int past sys.get_int_max_str_digits()
-        return f"<{type(value).__name__}>"
 
 
 @dataclass
@@ -115,23 +95,23 @@ class AlbertConfig:
     def __post_init__(self) -> None:
         for name, what in (("id2label", "label index -> name"), ("label2id", "label name -> index")):
             if not isinstance(getattr(self, name), dict):
-                raise ConfigError(f"{name} must be an object ({what}), got {_show(getattr(self, name))}")
+                raise ConfigError(f"{name} must be an object ({what}), got {short_repr(getattr(self, name))}")
         try:
             self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
         except (TypeError, ValueError, ArithmeticError):
             raise ConfigError(f"id2label keys must be label indices 0..num_labels-1, got "
-                              f"{_show(list(self.id2label))}") from None
+                              f"{short_repr(list(self.id2label))}") from None
         try:
             self.label2id = {str(k): int(v) for k, v in self.label2id.items()}
         except (TypeError, ValueError, ArithmeticError):
-            raise ConfigError(f"label2id values must be label indices, got {_show(list(self.label2id.values()))}"
+            raise ConfigError(f"label2id values must be label indices, got {short_repr(list(self.label2id.values()))}"
                               ) from None
         n = self.num_labels
         if n is not None and n != len(self.id2label):
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ConfigError(f"num_labels must be an int >= 1, got {_show(n)}")
+                raise ConfigError(f"num_labels must be an int >= 1, got {short_repr(n)}")
             if n > MAX_NUM_LABELS:
-                raise ConfigError(f"num_labels={_show(n)} is more than {MAX_NUM_LABELS} labels to name LABEL_0, "
+                raise ConfigError(f"num_labels={short_repr(n)} is more than {MAX_NUM_LABELS} labels to name LABEL_0, "
                                   "LABEL_1...; give id2label (label index -> name) for that many")
             if self.id2label != {i: f"LABEL_{i}" for i in range(len(self.id2label))}:
                 raise ConfigError(f"num_labels={n} disagrees with id2label ({len(self.id2label)} labels); "
@@ -164,19 +144,19 @@ class AlbertConfig:
         for name in _INT_FIELDS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{name} must be an int (not a bool), got {_show(value)}; fix config.json")
+                raise ConfigError(f"{name} must be an int (not a bool), got {short_repr(value)}; fix config.json")
             if value < 1:
-                raise ConfigError(f"{name} must be >= 1, got {_show(value)}")
+                raise ConfigError(f"{name} must be >= 1, got {short_repr(value)}")
         for name in _DROPOUT_FIELDS:
             value = getattr(self, name)
             if value is None and name == "classifier_dropout_prob":
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ConfigError(f"{name} must be a number in [0, 1], got {_show(value)}")
+                raise ConfigError(f"{name} must be a number in [0, 1], got {short_repr(value)}")
         for name in ("layer_norm_eps", "initializer_range"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not _finite(value):
-                raise ConfigError(f"{name} must be a finite number > 0, got {_show(value)}")
+                raise ConfigError(f"{name} must be a finite number > 0, got {short_repr(value)}")
         if self.hidden_size % self.num_attention_heads:
             raise ConfigError(
                 f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
@@ -197,16 +177,16 @@ class AlbertConfig:
                               ("problem_type", PROBLEM_TYPES)):
             value = getattr(self, name)
             if value not in allowed:
-                raise ConfigError(f"{name} {_show(value)} is not supported; use one of {allowed}")
+                raise ConfigError(f"{name} {short_repr(value)} is not supported; use one of {allowed}")
         if sorted(self.id2label) != list(range(len(self.id2label))) or not self.id2label:
-            raise ConfigError(f"id2label keys must be 0..num_labels-1, got {_show(sorted(self.id2label))}")
+            raise ConfigError(f"id2label keys must be 0..num_labels-1, got {short_repr(sorted(self.id2label))}")
         for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ConfigError(f"{name} must be an int or null, got {_show(value)}")
+                raise ConfigError(f"{name} must be an int or null, got {short_repr(value)}")
         if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
-            raise ConfigError(f"pad_token_id {_show(self.pad_token_id)} must be in "
-                              f"[0, vocab_size={_show(self.vocab_size)}) or null")
+            raise ConfigError(f"pad_token_id {short_repr(self.pad_token_id)} must be in "
+                              f"[0, vocab_size={short_repr(self.vocab_size)}) or null")
 
     # -- (de)serialisation -----------------------------------------------------------------------
     @classmethod
@@ -219,7 +199,7 @@ class AlbertConfig:
         data = dict(data)
         model_type = data.get("model_type", "albert")
         if not isinstance(model_type, str) or model_type != "albert":
-            raise ConfigError(f"model_type is {_show(model_type)}; this library only loads model_type 'albert'")
+            raise ConfigError(f"model_type is {short_repr(model_type)}; this library only loads model_type 'albert'")
         names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         kwargs: dict[str, Any] = {}
         extra: dict[str, Any] = {}
@@ -254,7 +234,7 @@ class AlbertConfig:
         try:
             name = os.fspath(path)
         except TypeError:
-            raise ConfigError(f"config file must be a path (str or os.PathLike), got {_show(path)}") from None
+            raise ConfigError(f"config file must be a path (str or os.PathLike), got {short_repr(path)}") from None
         try:
             with open(name, "rb") as fh:
                 raw = fh.read()
@@ -269,7 +249,7 @@ class AlbertConfig:
         except RecursionError:
             reason = "it is nested too deeply"
         except ValueError as exc:  # JSONDecodeError; an integer of more digits than Python converts
-            reason = _json_error(exc)
+            reason = json_error(exc)
         else:
             try:
                 return cls.from_dict(data)

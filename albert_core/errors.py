@@ -7,6 +7,28 @@ written against plain Python exceptions keeps working.
 
 from __future__ import annotations
 
+import reprlib
+import sys
+
+_SHORT = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother = 3, 4, 6, 60, 60
+
+
+def short_repr(value: object) -> str:
+    """A value for an error message: bounded however large or deeply nested it is (input from strangers)."""
+    try:
+        return _SHORT.repr(value)
+    except (ValueError, RecursionError):  # an int past sys.get_int_max_str_digits()
+        return f"<{type(value).__name__}>"
+
+
+def json_error(exc: ValueError) -> str:
+    """Why `json.loads` refused a text, in words for the file's user (Python's own advice on the digit limit is
+    for programmers)."""
+    if "integer string conversion" in str(exc):
+        return f"an integer of more than {sys.get_int_max_str_digits()} digits"
+    return str(exc)
+
 
 class AlbertError(Exception):
     """Base class of every exception raised by albert-core and its plugins."""

@@ -14,34 +14,20 @@ from __future__ import annotations
 import json
 import mmap
 import os
-import reprlib
 import stat
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic_files import replace_atomically
-from ..errors import CheckpointError
+from ..errors import CheckpointError, json_error, short_repr
 
 WEIGHTS_NAME = "model.safetensors"
 INDEX_NAME = "model.safetensors.index.json"
 UNSAFE_NAMES = ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "model.ckpt.index")
 _MAX_HEADER = 100 * 1024 * 1024
 _DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "BF16": np.dtype("<u2")}
-
-
-_SHOW = reprlib.Repr()  # keyword arguments only from Python 3.12
-_SHOW.maxlevel, _SHOW.maxdict, _SHOW.maxlist, _SHOW.maxstring, _SHOW.maxother = 3, 4, 6, 60, 60
-
-
-def _show(value: object) -> str:
-    """A short repr for messages: bounded however large or deeply nested the value is."""
-    try:
-        return _SHOW.repr(value)
-    except (ValueError, RecursionError):  # an int past sys.get_int_max_str_digits()
-        return f"<{type(value).__name__}>"
 
 
 def _is_int(value: object) -> bool:
@@ -68,8 +54,7 @@ def _parse_json(raw: bytes, path: Path, what: str) -> tuple[object, list[tuple[s
     except RecursionError:
         reason = "JSON nested too deeply"
     except ValueError as exc:  # JSONDecodeError; an integer of more digits than Python converts
-        reason = (f"an integer of more than {sys.get_int_max_str_digits()} digits"
-                  if "integer string conversion" in str(exc) else str(exc))
+        reason = json_error(exc)
     raise CheckpointError(f"{path}: corrupt {what} ({reason}); the file is damaged or not what its name says, "
                           "re-download or re-convert it")
 
@@ -119,7 +104,7 @@ class SafetensorsFile(Mapping[str, np.ndarray]):
         header, duplicates = _parse_json(raw, self.path, "safetensors header")
         if not isinstance(header, dict):
             raise CheckpointError(f"{self.path}: corrupt safetensors header (not a JSON object but "
-                                  f"{_show(header)}); the file is not safetensors")
+                                  f"{short_repr(header)}); the file is not safetensors")
         if duplicates:
             key, where = duplicates[0]
             entry = next((n for n, v in header.items() if v is where), None)
@@ -132,7 +117,7 @@ class SafetensorsFile(Mapping[str, np.ndarray]):
         if metadata is None:
             metadata = {}
         if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-            raise CheckpointError(f"{self.path}: __metadata__ is {_show(metadata)}; the format allows only an "
+            raise CheckpointError(f"{self.path}: __metadata__ is {short_repr(metadata)}; the format allows only an "
                                   "object of strings, so the file is corrupt")
         self.metadata: dict[str, str] = metadata
         self._map: mmap.mmap | None = None  # opened by the first `mapped` call
@@ -142,30 +127,30 @@ class SafetensorsFile(Mapping[str, np.ndarray]):
         spans = []
         for name, info in header.items():
             if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= info.keys():
-                raise CheckpointError(f"{self.path}: tensor {name!r} has a malformed header entry {_show(info)} "
+                raise CheckpointError(f"{self.path}: tensor {name!r} has a malformed header entry {short_repr(info)} "
                                       "(it needs dtype, shape and data_offsets); the file is corrupt")
             dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
             if not isinstance(dtype, str) or dtype not in _DTYPES:
                 raise CheckpointError(
-                    f"{self.path}: tensor {name!r} has dtype {dtype if isinstance(dtype, str) else _show(dtype)}; "
+                    f"{self.path}: tensor {name!r} has dtype {dtype if isinstance(dtype, str) else short_repr(dtype)}; "
                     f"supported: {sorted(_DTYPES)} (convert the checkpoint to a float dtype)"
                 )
             if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
-                raise CheckpointError(f"{self.path}: tensor {name!r} has shape {_show(shape)}; a shape is a list of "
-                                      "integers >= 0, so the file is corrupt")
+                raise CheckpointError(f"{self.path}: tensor {name!r} has shape {short_repr(shape)}; a shape is a "
+                                      "list of integers >= 0, so the file is corrupt")
             if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_int(o) for o in offsets):
-                raise CheckpointError(f"{self.path}: tensor {name!r} has data_offsets {_show(offsets)}; they are "
+                raise CheckpointError(f"{self.path}: tensor {name!r} has data_offsets {short_repr(offsets)}; they are "
                                       "two integers [begin, end], so the file is corrupt")
             shape, (begin, end) = tuple(shape), offsets
             nbytes = _byte_count(shape, _DTYPES[dtype].itemsize)
             if nbytes is None:
-                raise CheckpointError(f"{self.path}: tensor {name!r} has shape {_show(shape)}, too large for any "
+                raise CheckpointError(f"{self.path}: tensor {name!r} has shape {short_repr(shape)}, too large for any "
                                       "array; the file is corrupt")
             if not (0 <= begin <= end <= data_len) or end - begin != nbytes:
                 raise CheckpointError(
-                    f"{self.path}: tensor {name!r} (shape {_show(shape)}, {dtype}) has offsets "
-                    f"[{_show(begin)}, {_show(end)}) that do not fit its size {nbytes} or the {data_len} data "
-                    "bytes; the file is truncated or corrupt"
+                    f"{self.path}: tensor {name!r} (shape {short_repr(shape)}, {dtype}) has offsets "
+                    f"[{short_repr(begin)}, {short_repr(end)}) that do not fit its size {nbytes} or the {data_len} "
+                    "data bytes; the file is truncated or corrupt"
                 )
             self._entries[name] = (dtype, shape, begin, end)
             spans.append((begin, end, name))
@@ -277,7 +262,7 @@ class CheckpointFolder(Mapping[str, np.ndarray]):
         weight_map = data.get("weight_map") if isinstance(data, dict) else None
         if not isinstance(weight_map, dict):
             raise CheckpointError(f"{index}: not a valid safetensors index (it must be a JSON object whose "
-                                  f"\"weight_map\" maps tensor names to shard files; got {_show(data)}); "
+                                  f"\"weight_map\" maps tensor names to shard files; got {short_repr(data)}); "
                                   "re-download it")
         if duplicates:
             key, where = duplicates[0]
@@ -288,8 +273,8 @@ class CheckpointFolder(Mapping[str, np.ndarray]):
             if not isinstance(shard, str) or Path(shard).name != shard or shard in ("", ".", "..") \
                     or "\x00" in shard or (os.altsep and os.altsep in shard):
                 raise CheckpointError(
-                    f"{index}: shard {_show(shard)} for tensor {name!r} must be a plain file name inside the model "
-                    "folder"
+                    f"{index}: shard {short_repr(shard)} for tensor {name!r} must be a plain file name inside the "
+                    "model folder"
                 )
             self._open(shard, check_finite)
             if name not in self._files[shard]:
