@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .atomic_files import write_atomically
-from .errors import ConfigError, json_error, short_repr
+from .errors import ConfigError, parse_json, short_repr
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swish", "tanh")
 POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
@@ -242,15 +242,8 @@ class AlbertConfig:
             raise ConfigError(f"config file {name!r} does not exist") from None
         except (OSError, ValueError) as exc:  # a folder, permissions, a NUL byte in the name
             raise ConfigError(f"config file {name!r} cannot be read ({exc}); check the path") from None
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            reason = f"it is not UTF-8 ({exc})"
-        except RecursionError:
-            reason = "it is nested too deeply"
-        except ValueError as exc:  # JSONDecodeError; an integer of more digits than Python converts
-            reason = json_error(exc)
-        else:
+        data, reason = parse_json(raw)
+        if reason is None:
             try:
                 return cls.from_dict(data)
             except ConfigError as exc:

@@ -7,6 +7,7 @@ written against plain Python exceptions keeps working.
 
 from __future__ import annotations
 
+import json
 import reprlib
 import sys
 
@@ -20,6 +21,18 @@ def short_repr(value: object) -> str:
         return _SHORT.repr(value)
     except (ValueError, RecursionError):  # an int past sys.get_int_max_str_digits()
         return f"<{type(value).__name__}>"
+
+
+def parse_json(raw: bytes, object_pairs_hook=None) -> tuple[object, str | None]:
+    """(value, None) for UTF-8 JSON bytes, or (None, why it is refused, in words for the file's user)."""
+    try:
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=object_pairs_hook), None
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8: {exc}"
+    except RecursionError:
+        return None, "JSON nested too deeply"
+    except ValueError as exc:  # JSONDecodeError; an integer of more digits than Python converts
+        return None, json_error(exc)
 
 
 def json_error(exc: ValueError) -> str:

@@ -11,7 +11,6 @@ so a model still mapping the old file keeps reading the old bytes.
 
 from __future__ import annotations
 
-import json
 import mmap
 import os
 import stat
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic_files import replace_atomically
-from ..errors import CheckpointError, json_error, short_repr
+from ..errors import CheckpointError, parse_json, short_repr
 
 WEIGHTS_NAME = "model.safetensors"
 INDEX_NAME = "model.safetensors.index.json"
@@ -47,14 +46,9 @@ def _parse_json(raw: bytes, path: Path, what: str) -> tuple[object, list[tuple[s
             obj[key] = value
         return obj
 
-    try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=pairs_hook), duplicates
-    except UnicodeDecodeError as exc:
-        reason = f"not UTF-8: {exc}"
-    except RecursionError:
-        reason = "JSON nested too deeply"
-    except ValueError as exc:  # JSONDecodeError; an integer of more digits than Python converts
-        reason = json_error(exc)
+    value, reason = parse_json(raw, pairs_hook)
+    if reason is None:
+        return value, duplicates
     raise CheckpointError(f"{path}: corrupt {what} ({reason}); the file is damaged or not what its name says, "
                           "re-download or re-convert it")
 

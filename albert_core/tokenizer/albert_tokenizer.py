@@ -23,6 +23,7 @@ from .arguments import as_ids, check_positive_int, check_text
 from .encoding import EncodingMixin
 from .hf_files import (
     CONFIG_FILE_NAME,
+    OPTION_KEYS,
     SPECIAL_TOKENS_MAP_FILE_NAME,
     TOKEN_KEYS,
     check_added_tokens,
@@ -122,7 +123,8 @@ class AlbertTokenizer(EncodingMixin):
             return cls(model_path, **overrides)
         options, added = read_folder_options(model_path.parent, overrides)
         tokenizer = cls(model_path, **options)
-        check_added_tokens(tokenizer, model_path.parent / CONFIG_FILE_NAME, added)
+        check_added_tokens(model_path.parent / CONFIG_FILE_NAME, added, tokenizer._sp.id_to_piece,
+                           tokenizer.vocab_size, tokenizer.model_path)
         return tokenizer
 
     def save_vocabulary(self, save_directory: str | os.PathLike, filename_prefix: str | None = None) -> tuple[str]:
@@ -162,8 +164,9 @@ class AlbertTokenizer(EncodingMixin):
         config_file = os.path.join(folder, CONFIG_FILE_NAME)
         map_file = os.path.join(folder, SPECIAL_TOKENS_MAP_FILE_NAME)
         (vocab_file,) = self.save_vocabulary(folder)
-        write_atomically(config_file, json_bytes(config_json(self)))
-        write_atomically(map_file, json_bytes(special_tokens_map_json(self)))
+        options = {k: getattr(self, k) for k in OPTION_KEYS}
+        write_atomically(config_file, json_bytes(config_json(options, self.special_tokens, self._sp.piece_to_id)))
+        write_atomically(map_file, json_bytes(special_tokens_map_json(self.special_tokens)))
         return config_file, map_file, vocab_file
 
     @property

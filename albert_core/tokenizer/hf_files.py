@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import TokenizerError, TokenizerTypeError
 from .spiece import _abbrev
-
-if TYPE_CHECKING:
-    from .albert_tokenizer import AlbertTokenizer
 
 CONFIG_FILE_NAME = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_FILE_NAME = "special_tokens_map.json"
@@ -104,7 +102,8 @@ def token_from_file(path: Path, key: str, value: object) -> str:
     )
 
 
-def check_added_tokens(tokenizer: AlbertTokenizer, config_path: Path, added: object) -> None:
+def check_added_tokens(config_path: Path, added: object, piece: Callable[[int], str], vocab_size: int,
+                       model_path: Path) -> None:
     """HF's ``added_tokens_decoder`` may only list the model's own pieces (we cannot add tokens)."""
     if added is None:
         return
@@ -116,30 +115,31 @@ def check_added_tokens(tokenizer: AlbertTokenizer, config_path: Path, added: obj
     for key, entry in added.items():
         content = entry.get("content") if isinstance(entry, dict) else entry
         token_id = int(key) if isinstance(key, str) and key.strip().isdigit() else -1
-        if 0 <= token_id < tokenizer.vocab_size and content == tokenizer._sp.id_to_piece(token_id):
+        if 0 <= token_id < vocab_size and content == piece(token_id):
             continue
         raise TokenizerError(
             f"{config_path}: added_tokens_decoder[{key!r}] = {_abbrev(content)} is not the piece with that id in "
-            f"{tokenizer.model_path} (vocabulary size {tokenizer.vocab_size}); this tokenizer encodes with the "
+            f"{model_path} (vocabulary size {vocab_size}); this tokenizer encodes with the "
             "SentencePiece model's own pieces only, so tokens added to an HF tokenizer (add_tokens) would "
             "be encoded differently. Load that folder with HF's tokenizer, or remove the added tokens."
         )
 
 
-def config_json(tokenizer: AlbertTokenizer) -> dict[str, Any]:
-    """The part of HF's ``tokenizer_config.json`` for ALBERT that describes this tokenizer."""
-    ids = sorted({tokenizer._sp.piece_to_id(token): token for token in tokenizer.special_tokens.values()}.items())
+def config_json(options: dict[str, Any], special_tokens: dict[str, str], piece_id: Callable[[str], int]) -> dict:
+    """The part of HF's ``tokenizer_config.json`` for ALBERT that describes a tokenizer with these options and
+    special tokens (by role)."""
+    mask = special_tokens["mask_token"]
+    ids = sorted({piece_id(token): token for token in special_tokens.values()}.items())
     return {
-        "added_tokens_decoder": {str(i): {**added_token(token, tokenizer.mask_token), "special": True}
-                                 for i, token in ids},
+        "added_tokens_decoder": {str(i): {**added_token(token, mask), "special": True} for i, token in ids},
         "clean_up_tokenization_spaces": False,  # decode() never cleans up; HF's default for ALBERT as well
         "tokenizer_class": "AlbertTokenizer",
-        **{k: getattr(tokenizer, k) for k in OPTION_KEYS},
-        **tokenizer.special_tokens,
+        **options,
+        **special_tokens,
     }
 
 
-def special_tokens_map_json(tokenizer: AlbertTokenizer) -> dict[str, Any]:
+def special_tokens_map_json(special_tokens: dict[str, str]) -> dict[str, Any]:
     """HF's ``special_tokens_map.json``: the special tokens by role, the mask token as an AddedToken."""
-    mask = tokenizer.mask_token
-    return {k: (added_token(t, mask) if t == mask else t) for k, t in tokenizer.special_tokens.items()}
+    mask = special_tokens["mask_token"]
+    return {k: (added_token(t, mask) if t == mask else t) for k, t in special_tokens.items()}
