@@ -82,3 +82,11 @@ class TokenizerError(AlbertError, ValueError):
 
 class TokenizerTypeError(AlbertError, TypeError):
     """Text given to the tokenizer is not a string (or a list of strings)."""
+
+
+class DataError(AlbertError, ValueError):
+    """A training or evaluation data file (or record) is invalid; the message names the file and line."""
+
+
+class TrainingError(AlbertError, RuntimeError):
+    """Training cannot go on (a non-finite loss, a checkpoint that does not fit the run); says what to try."""

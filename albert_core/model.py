@@ -114,9 +114,26 @@ def head_mask_rows(ops: Ops, c: AlbertConfig, head_mask, dtype: str):
     return [rows[0] if ops.shape(rows)[0] == 1 else rows[i] for i in range(c.num_hidden_layers)]
 
 
-def encoder(ops: Ops, c: AlbertConfig, p, x, bias, head_mask, output_attentions, output_hidden_states, drop):
+def recomputed_layer(ops: Ops, c: AlbertConfig, p, prefix: str, x, bias, head_mask, drop):
+    """`albert_layer` under `ops.recompute` (gradient checkpointing). The layer's weights are arguments, not closure
+    constants, so frameworks that differentiate only a recomputed function's arguments reach them; the dropout
+    sites restart at the same number when the backward pass runs the layer again, so it draws the same masks."""
+    names = [n for n in p if n.startswith(prefix + ".")]
+    first_site = drop.site
+
+    def run(h, *weights):
+        drop.site = first_site
+        return albert_layer(ops, c, dict(zip(names, weights)), prefix, h, bias, head_mask, False, drop)[0]
+
+    return ops.recompute(run, x, *(p[n] for n in names)), None
+
+
+def encoder(ops: Ops, c: AlbertConfig, p, x, bias, head_mask, output_attentions, output_hidden_states, drop,
+            gradient_checkpointing: bool = False):
     """Layer groups as HF runs them: layer i uses group i // (L / G), which runs its inner layers in turn;
-    inner layer j of that group reads head-mask row `group * L/G + j` (HF's indexing)."""
+    inner layer j of that group reads head-mask row `group * L/G + j` (HF's indexing). With
+    `gradient_checkpointing` (and no attentions asked for), each layer's activations are recomputed in the backward
+    pass: memory for one layer instead of L."""
     h = ops.linear(x, p["albert.encoder.embedding_hidden_mapping_in.weight"],
                    p["albert.encoder.embedding_hidden_mapping_in.bias"])              # [B, S, H]
     masks = head_mask_rows(ops, c, head_mask, ops.dtype_name(h))
@@ -124,8 +141,11 @@ def encoder(ops: Ops, c: AlbertConfig, p, x, bias, head_mask, output_attentions,
     for i in range(c.num_hidden_layers):
         group = i // c.layers_per_group
         for j in range(c.inner_group_num):
-            h, probs = albert_layer(ops, c, p, layer_prefix(group, j), h, bias,
-                                    masks[group * c.layers_per_group + j], output_attentions, drop)
+            mask = masks[group * c.layers_per_group + j]
+            if gradient_checkpointing and not output_attentions:
+                h, probs = recomputed_layer(ops, c, p, layer_prefix(group, j), h, bias, mask, drop)
+            else:
+                h, probs = albert_layer(ops, c, p, layer_prefix(group, j), h, bias, mask, output_attentions, drop)
             attentions.append(probs)
         hidden_states.append(h)
     return h, (tuple(hidden_states) if output_hidden_states else None), \
@@ -142,7 +162,7 @@ def forward(
     input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
     inputs_embeds=None, output_attentions: bool = False, output_hidden_states: bool = False,
     labels=None, sentence_order_label=None, start_positions=None, end_positions=None,
-    training: bool = False, rng: Any = None,
+    training: bool = False, rng: Any = None, gradient_checkpointing: bool = False,
 ) -> ModelOutput:
     """Run the model for `task` on native tensors that already passed `albert_core.inputs.prepare_inputs`."""
     c, p = config, params
@@ -170,7 +190,7 @@ def forward(
 
     x = embeddings(ops, c, p, input_ids, token_type_ids, position_ids, inputs_embeds, drop)   # [B, S, E]
     seq, hidden_states, attentions = encoder(ops, c, p, x, bias, head_mask, output_attentions,
-                                             output_hidden_states, drop)                     # [B, S, H]
+                                             output_hidden_states, drop, gradient_checkpointing)  # [B, S, H]
     out = ModelOutput()
     pooled = None
     if spec.pooled:

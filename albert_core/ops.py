@@ -287,6 +287,14 @@ class Ops:
         return self.matmul(probs, v), (probs if need_weights else None)
 
     @composite
+    def recompute(self, fn: Any, *args: Any) -> Any:
+        """`fn(*args)`, with `fn`'s activations recomputed in the backward pass instead of stored (gradient
+        checkpointing: `torch.utils.checkpoint`, `jax.checkpoint`, `tf.recompute_grad`). `fn` is a pure function of
+        its tensor arguments, and every tensor it should differentiate is one of them. The reference body just calls
+        it: the values are the same, only memory differs."""
+        return fn(*args)
+
+    @composite
     def cross_entropy(self, logits: Any, labels: Any, ignore_index: int = IGNORE_INDEX) -> Any:
         """Mean negative log-likelihood over the labels that are not `ignore_index` (HF/PyTorch semantics:
         NaN when every label is ignored). logits: [n, classes]; labels: [n] ints."""

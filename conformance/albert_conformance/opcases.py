@@ -71,6 +71,11 @@ def _rng(case_id: str) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32(case_id.encode()))
 
 
+
+def _scaled_sum(x, w):
+    """A pure function of two tensors, for the `recompute` case."""
+    return x * w * 2.0 + w
+
 def _normal(rng, *shape, scale=1.0):
     return rng.normal(0.0, scale, shape)
 
@@ -193,6 +198,8 @@ def _cases() -> list[OpCase]:
         add(OpCase(name, "wide-range", lambda r, d: ((f(wide),), {})))
     for name in ACTIVATIONS:
         add(OpCase("activation", name, lambda r, d, name=name: ((name, f(np.linspace(-6.0, 6.0, 49))), {})))
+    # recompute takes a function of its tensor arguments; this one uses only the contract's operators.
+    add(OpCase("recompute", "affine", lambda r, d: ((_scaled_sum, f(_normal(r, 3, 4)), f(_normal(r, 4))), {})))
     add(OpCase("attention", "padding-and-masked-row", _attention_args))
     add(OpCase("attention", "head-mask-and-weights", lambda r, d: _attention_args(r, d, head_mask=True)))
     add(OpCase("attention", "length-1", lambda r, d: ((f(_normal(r, 1, 2, 1, 4)), f(_normal(r, 1, 2, 1, 4)),
@@ -252,7 +259,7 @@ def _to_host(ops: Ops, value: Any) -> Any:
 
 def _reference_args(ops: Ops, native: Any) -> Any:
     """The exact values the backend received, widened to float64 (ints and bools as they are)."""
-    if isinstance(native, (str, int, float, tuple)) or native is None:
+    if isinstance(native, (str, int, float, tuple)) or native is None or callable(native):  # a function: recompute
         return native
     host = np.asarray(ops.to_numpy(native))
     return host.astype(np.float64) if host.dtype.kind == "f" else host

@@ -14,8 +14,10 @@ from albert_core.checkpoints import host_array
 from albert_core.config import AlbertConfig
 from albert_core.errors import BackendError
 from albert_core.layout import dense_weight_names, hf_layout, kernel_name
+from albert_core.training.step import OptimizerOptions
 
 from .model import OPS, AlbertJaxModel
+from .training import JaxTrainStep
 
 _DEVICE_ALIASES = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu", "rocm": "gpu", "tpu": "tpu"}
 
@@ -86,3 +88,6 @@ class JaxBackend(Backend):
         native = {k: jnp.asarray(v) for k, v in inputs.items()}
         loss, grads = jax.jit(jax.value_and_grad(lambda p, x: model.apply(p, **x)["loss"]))(model.params, native)
         return float(loss), hf_layout({n: np.asarray(g, dtype=np.float32) for n, g in grads.items()}, np.transpose)
+
+    def train_step(self, model: AlbertJaxModel, options: OptimizerOptions) -> JaxTrainStep:
+        return JaxTrainStep(model, options)

@@ -81,7 +81,8 @@ class AlbertJaxModel(BucketedCall):
     def apply(self, params: dict[str, Any], input_ids=None, attention_mask=None, token_type_ids=None,
               position_ids=None, head_mask=None, inputs_embeds=None, *, output_attentions: bool = False,
               output_hidden_states: bool = False, labels=None, sentence_order_label=None, start_positions=None,
-              end_positions=None, training: bool = False, rng: Any = None) -> ModelOutput:
+              end_positions=None, training: bool = False, rng: Any = None,
+              gradient_checkpointing: bool = False) -> ModelOutput:
         """The forward pass as a pure function of `params` and the inputs (jit/grad/vmap it freely).
 
         Inputs are used as given, without host validation (use `model(...)` for that). `training=True`
@@ -93,7 +94,8 @@ class AlbertJaxModel(BucketedCall):
                        inputs_embeds=inputs_embeds, output_attentions=output_attentions,
                        output_hidden_states=output_hidden_states, labels=labels,
                        sentence_order_label=sentence_order_label, start_positions=start_positions,
-                       end_positions=end_positions, training=training, rng=rng)
+                       end_positions=end_positions, training=training, rng=rng,
+                       gradient_checkpointing=gradient_checkpointing)
 
     def _traced_forward(self, params, inputs, rng, *, output_attentions, output_hidden_states, training):
         self.compilations += 1  # Python side effect: runs once per trace, never on a cached call

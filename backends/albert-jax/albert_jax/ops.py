@@ -165,6 +165,9 @@ class JaxOps(Ops):
     def silu(self, x):
         return jax.nn.silu(x)
 
+    def recompute(self, fn, *args):
+        return jax.checkpoint(fn)(*args)
+
     def attention(self, q, k, v, bias, head_mask=None, dropout_rate=0.0, rng=None, site=0, need_weights=False):
         dtype = q.dtype
         low = dtype.name in LOW_PRECISION

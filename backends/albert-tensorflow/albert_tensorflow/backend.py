@@ -13,9 +13,11 @@ from albert_core.checkpoints import host_array
 from albert_core.config import AlbertConfig
 from albert_core.errors import BackendError
 from albert_core.layout import dense_weight_names, hf_layout, kernel_name
+from albert_core.training.step import OptimizerOptions
 
 from .model import AlbertTFModel
 from .ops import TFOps, tf_dtype
+from .training import TFTrainStep
 
 _DEVICE = re.compile(r"^(cpu|gpu|cuda)(?::(\d+))?$")
 
@@ -90,3 +92,8 @@ class TFBackend(Backend):
         grads = {n: tf.zeros_like(model.params[n]) if g is None else tf.convert_to_tensor(g)
                  for n, g in zip(names, grads)}
         return float(loss), {n: g.numpy() for n, g in hf_layout(grads, tf.transpose).items()}
+
+    def train_step(self, model: AlbertTFModel, options: OptimizerOptions) -> TFTrainStep:
+        if not all(v.trainable for v in model.params.values()):
+            raise BackendError("fine-tuning needs the model's variables trainable: load it with trainable=True")
+        return TFTrainStep(model, options)

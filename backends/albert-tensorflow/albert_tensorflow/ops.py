@@ -192,6 +192,9 @@ class TFOps(Ops):
     def silu(self, x):
         return tf.nn.silu(x)
 
+    def recompute(self, fn, *args):
+        return tf.recompute_grad(fn)(*args)
+
     def attention(self, q, k, v, bias, head_mask=None, dropout_rate=0.0, rng=None, site=0, need_weights=False):
         dtype = q.dtype
         scores = tf.linalg.matmul(q, k, transpose_b=True)            # [B, N, S, S], no explicit transpose of k

@@ -11,9 +11,11 @@ import torch
 from albert_core.backend import Backend, LoadInfo
 from albert_core.config import AlbertConfig
 from albert_core.errors import BackendError
+from albert_core.training.step import OptimizerOptions
 
 from .model import AlbertTorchModel
 from .ops import DTYPES, TorchOps
+from .training import TorchTrainStep
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -92,3 +94,6 @@ class TorchBackend(Backend):
                  for name, p in model.named_parameters()}
         model.zero_grad(set_to_none=True)
         return float(loss.detach()), grads
+
+    def train_step(self, model: AlbertTorchModel, options: OptimizerOptions) -> TorchTrainStep:
+        return TorchTrainStep(model, options)

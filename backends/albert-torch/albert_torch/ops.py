@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 from albert_core.ops import IGNORE_INDEX, LOW_PRECISION, Ops
 
@@ -168,6 +169,13 @@ class TorchOps(Ops):
 
     def silu(self, x):
         return F.silu(x)
+
+    def recompute(self, fn, *args):
+        if not torch.is_grad_enabled():
+            return fn(*args)
+        # Non-reentrant: works with inputs that need no grad and inside autocast; RNG state is not needed (the core
+        # passes seeded generators), so it is not saved.
+        return torch.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False, preserve_rng_state=False)
 
     def attention(self, q, k, v, bias, head_mask=None, dropout_rate=0.0, rng=None, site=0, need_weights=False):
         # The fused kernel cannot return probabilities, scale them per head, or draw from a caller's generator;

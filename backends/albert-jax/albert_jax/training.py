@@ -1,0 +1,98 @@
+"""`JaxTrainStep`: fine-tuning's optimizer step on JAX (optax's adamw, linear schedules and global-norm clipping,
+one jitted gradient function and one jitted update)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from albert_core.layout import hf_layout
+from albert_core.training.schedule import LinearSchedule
+from albert_core.training.step import MOMENT_KEYS, OptimizerOptions, StepResult, TrainStep, decays, moment_key
+
+from .model import AlbertJaxModel
+
+_OPTAX_MOMENTS = {"exp_avg": "mu", "exp_avg_sq": "nu"}
+
+
+def _adam_state(opt_state) -> optax.ScaleByAdamState:
+    """Adam's moments and update count within the chain's state (the schedule keeps an equal count of its own)."""
+    return next(node for node in jax.tree.leaves(opt_state, is_leaf=lambda n: isinstance(n, optax.ScaleByAdamState))
+                if isinstance(node, optax.ScaleByAdamState))
+
+
+def optax_schedule(s: LinearSchedule) -> optax.Schedule:
+    """The core's linear warmup and decay as optax schedules (`count` = optimizer steps taken)."""
+    return optax.join_schedules([optax.linear_schedule(0.0, s.peak, max(1, s.warmup_steps)),
+                                 optax.linear_schedule(s.peak, 0.0, max(1, s.total_steps - s.warmup_steps))],
+                                [s.warmup_steps])
+
+
+class JaxTrainStep(TrainStep):
+    """Replaces `model.params` after every update; see `albert_core.training.step` for the contract."""
+
+    def __init__(self, model: AlbertJaxModel, options: OptimizerOptions) -> None:
+        super().__init__(model, options)
+        self.schedule = optax_schedule(options.schedule)
+        adamw = optax.adamw(self.schedule, b1=options.adam_beta1, b2=options.adam_beta2, eps=options.adam_epsilon,
+                            weight_decay=options.weight_decay, mask=lambda p: {n: decays(n) for n in p})
+        clip = optax.clip_by_global_norm(options.max_grad_norm) if options.max_grad_norm else optax.identity()
+        self.tx = optax.chain(clip, adamw)
+        self.opt_state = self.tx.init(model.params)
+        self._grad = jax.jit(jax.value_and_grad(self._loss))
+        self._update = jax.jit(self._apply)
+        self._scale = jax.jit(lambda g, w: jax.tree.map(lambda x: w * x, g))
+        self._accumulate = jax.jit(lambda acc, g, w: jax.tree.map(lambda a, b: a + w * b, acc, g))
+
+    def _loss(self, params, batch, rng):
+        if self.options.bf16:  # bf16 copies for the compute; gradients flow back to the float32 masters
+            params = jax.tree.map(lambda p: p.astype(jnp.bfloat16), params)
+        return self.model.apply(params, **batch, training=True, rng=rng,
+                                gradient_checkpointing=self.options.gradient_checkpointing)["loss"]
+
+    def _apply(self, params, opt_state, grads):
+        norm = optax.global_norm(grads)
+        count = _adam_state(opt_state).count
+        updates, opt_state = self.tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, norm, self.schedule(count)
+
+    def step(self, micro_batches: Sequence[dict[str, np.ndarray]], weights: Sequence[float],
+             dropout_seeds: Sequence[int]) -> StepResult:
+        model, total, grads = self.model, 0.0, None
+        for batch, weight, seed in zip(micro_batches, weights, dropout_seeds):
+            native = {k: model.to_native(k, v) for k, v in batch.items()}
+            loss, g = self._grad(model.params, native, jax.random.key(seed))
+            grads = self._scale(g, weight) if grads is None else self._accumulate(grads, g, weight)
+            total += weight * float(loss)
+        model.params, self.opt_state, norm, learning_rate = self._update(model.params, self.opt_state, grads)
+        return StepResult(total, float(norm), float(learning_rate))
+
+    @property
+    def steps_taken(self) -> int:
+        return int(_adam_state(self.opt_state).count)
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        out = {}
+        for moment in MOMENT_KEYS:
+            values = getattr(_adam_state(self.opt_state), _OPTAX_MOMENTS[moment])
+            for name, value in hf_layout({n: np.asarray(v, np.float32) for n, v in values.items()},
+                                         np.transpose).items():
+                out[moment_key(moment, name)] = np.ascontiguousarray(value)
+        return out
+
+    def load_optimizer_state(self, steps_taken: int, state: dict[str, np.ndarray]) -> None:
+        params = self.model.params
+        hf_names = hf_layout({name: name for name in params}, lambda name: name)  # HF name -> our name
+        moments = {}
+        for moment in MOMENT_KEYS:
+            values = {}
+            for hf_name, name in hf_names.items():  # kernels are held [in, out]; the file holds HF's [out, in]
+                host = np.asarray(state[moment_key(moment, hf_name)], np.float32)
+                values[name] = jax.device_put(host.T if name != hf_name else host, self.model.device)
+            moments[_OPTAX_MOMENTS[moment]] = values
+        count = jnp.asarray(steps_taken, jnp.int32)
+        self.opt_state = optax.tree_utils.tree_set(self.tx.init(params), count=count, **moments)

@@ -1,0 +1,89 @@
+"""`TorchTrainStep`: fine-tuning's optimizer step on PyTorch (`torch.optim.AdamW` with a `LambdaLR` schedule)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from albert_core.model import forward
+from albert_core.training.step import MOMENT_KEYS, OptimizerOptions, StepResult, TrainStep, decays, moment_key
+
+from .model import AlbertTorchModel
+
+
+class TorchTrainStep(TrainStep):
+    """AdamW on the model's parameters in place; see `albert_core.training.step` for the contract."""
+
+    def __init__(self, model: AlbertTorchModel, options: OptimizerOptions) -> None:
+        super().__init__(model, options)
+        self.params = dict(model.named_parameters())
+        for p in self.params.values():
+            p.requires_grad_(True)
+        groups = [{"params": [p for n, p in self.params.items() if decays(n)], "weight_decay": options.weight_decay},
+                  {"params": [p for n, p in self.params.items() if not decays(n)], "weight_decay": 0.0}]
+        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=options.schedule.peak,
+                                           betas=(options.adam_beta1, options.adam_beta2), eps=options.adam_epsilon)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, options.schedule.factor)
+        self._steps = 0
+
+    def _loss(self, batch: dict[str, np.ndarray], seed: int) -> torch.Tensor:
+        model, ops = self.model, self.model.ops
+        params = self.params
+        if self.options.bf16:  # bf16 copies for the compute; gradients flow back to the float32 masters
+            params = {n: p.to(torch.bfloat16) for n, p in params.items()}
+        native = {k: ops.asarray(v) for k, v in batch.items()}
+        out = forward(ops, model.config, model.task, params, **native, training=True, rng=seed,
+                      gradient_checkpointing=self.options.gradient_checkpointing)
+        return out["loss"]
+
+    def step(self, micro_batches: Sequence[dict[str, np.ndarray]], weights: Sequence[float],
+             dropout_seeds: Sequence[int]) -> StepResult:
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for batch, weight, seed in zip(micro_batches, weights, dropout_seeds):
+            loss = self._loss(batch, seed)
+            (loss * weight).backward()
+            total += weight * float(loss.detach())
+        for p in self.params.values():  # every parameter steps (decay, moments), as optax and Keras do
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        limit = self.options.max_grad_norm
+        norm = torch.nn.utils.clip_grad_norm_(list(self.params.values()), limit if limit else float("inf"))
+        learning_rate = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.step()
+        self.scheduler.step()
+        self._steps += 1
+        self.model.eval()
+        return StepResult(total, float(norm), float(learning_rate))
+
+    def evaluate(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with torch.no_grad():
+            return super().evaluate(batch)
+
+    @property
+    def steps_taken(self) -> int:
+        return self._steps
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        out = {}
+        for name, p in self.params.items():
+            state = self.optimizer.state.get(p, {})
+            for moment in MOMENT_KEYS:
+                value = state.get(moment)
+                out[moment_key(moment, name)] = (np.zeros(tuple(p.shape), np.float32) if value is None else
+                                                 value.detach().to("cpu", torch.float32).numpy().copy())
+        return out
+
+    def load_optimizer_state(self, steps_taken: int, state: dict[str, np.ndarray]) -> None:
+        for name, p in self.params.items():
+            self.optimizer.state[p] = {
+                "step": torch.tensor(float(steps_taken), dtype=torch.float32),
+                **{m: torch.from_numpy(np.array(state[moment_key(m, name)], np.float32)).to(p.device, p.dtype)
+                   for m in MOMENT_KEYS}}
+        self._steps = steps_taken
+        self.scheduler.last_epoch = steps_taken
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.options.schedule.learning_rate(steps_taken)
