@@ -16,12 +16,14 @@ from .errors import (
     BackendError,
     CheckpointError,
     ConfigError,
+    DataError,
     FormatError,
     InputError,
     InputTypeError,
     PluginError,
     TokenizerError,
     TokenizerTypeError,
+    TrainingError,
 )
 from .hookspecs import hookimpl
 from .layout import TASKS, init_params, param_table
@@ -53,13 +55,18 @@ def __getattr__(name: str):
         from .pipelines import pipeline
 
         return pipeline
+    if name in ("finetune", "TrainingOptions"):
+        from .training import options, trainer
+
+        return trainer.finetune if name == "finetune" else options.TrainingOptions
     raise AttributeError(f"module 'albert_core' has no attribute {name!r}")
 
 
 __all__ = [
     "PRESETS", "TASKS", "AlbertConfig", "AlbertError", "AlbertModel", "AlbertTokenizer", "Backend", "BackendError",
-    "Checkpoint", "CheckpointError", "ConfigError", "FormatError", "InputError", "InputTypeError", "LoadInfo",
-    "LoadedModel", "ModelOutput", "Ops", "OpsModel", "PluginError", "TokenizerError", "TokenizerTypeError",
+    "Checkpoint", "CheckpointError", "ConfigError", "DataError", "FormatError", "InputError", "InputTypeError",
+    "LoadInfo", "LoadedModel", "ModelOutput", "Ops", "OpsModel", "PluginError", "TokenizerError", "TokenizerTypeError",
+    "TrainingError", "TrainingOptions", "finetune",
     "available_backends", "get_backend", "hookimpl", "init_params", "load", "param_table", "pipeline",
     "random_checkpoint", "save",
 ]

@@ -69,7 +69,7 @@ def random_checkpoint(preset_or_config: str | AlbertConfig, task: str = BASE, se
     return Checkpoint(config, init_params(config, task, seed), source=f"{RANDOM_PREFIX}{preset_or_config}")
 
 
-def _resolve_source(source: Any) -> Checkpoint:
+def open_source(source: Any) -> Checkpoint:
     if isinstance(source, Checkpoint):
         return source
     text = os.fspath(source)
@@ -108,7 +108,7 @@ def load(source: Any, backend: str = "numpy", task: str = BASE, *, dtype: str = 
     """
     task_check(task)
     backend_obj = get_backend(backend)  # fail fast on unknown backends, before reading gigabytes
-    ckpt = _resolve_source(source)
+    ckpt = open_source(source)
     cfg = config or ckpt.config
     if num_labels is not None:
         cfg = cfg.with_labels(num_labels)

@@ -7,7 +7,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 
 @contextlib.contextmanager
@@ -42,3 +45,22 @@ def write_atomically(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` as the new content of `path` (see `replace_atomically`)."""
     with replace_atomically(path) as partial, open(partial, "xb") as handle:
         handle.write(data)
+
+
+def replace_folder(complete: str | os.PathLike, destination: str | os.PathLike) -> None:
+    """Put the finished folder `complete` (written beside `destination`, on the same file system) in place of
+    `destination`: renamed in one step when it is new; otherwise the old folder is first renamed aside, then removed
+    once the new one is in place (and put back if that rename fails), so the path never holds half a folder."""
+    tmp, dst = Path(complete), Path(destination)
+    if not dst.exists():
+        os.rename(tmp, dst)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
+    os.rmdir(old)
+    os.rename(dst, old)
+    try:
+        os.rename(tmp, dst)
+    except OSError:
+        os.rename(old, dst)  # put the previous folder back before reporting the failure
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -14,8 +14,8 @@ import pytest
 from test_pipelines import vocab_file
 
 import albert_core
-from albert_core.cli.streams import Progress
 from albert_core.pipelines import resolve_model
+from albert_core.progress import Progress
 
 TINY = ["--model", "random:tiny"]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_files import replace_folder
 from ..errors import CheckpointError
 from ..layout import (
     ARCHITECTURES,
@@ -154,21 +155,6 @@ def _check_destination(dst: Path, src: str, overwrite: bool) -> None:
         raise CheckpointError(f"destination {str(dst)!r} is the source folder; write to a new folder")
 
 
-def _replace_atomically(tmp: Path, dst: Path) -> None:
-    if not dst.exists():
-        os.rename(tmp, dst)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
-    os.rmdir(old)
-    os.rename(dst, old)
-    try:
-        os.rename(tmp, dst)
-    except OSError:
-        os.rename(old, dst)  # put the previous folder back before reporting the failure
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def convert(src: str | os.PathLike, dst: str | os.PathLike, *, format: str | None = None,
             task: str | None = None, overwrite: bool = False) -> ConversionReport:
     """Convert the checkpoint at `src` into an HF-compatible ALBERT folder at `dst`.
@@ -197,7 +183,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, format: str | Non
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.converting-", dir=dst.parent))
     try:
         HFSafetensorsFormat().write(tmp, out)
-        _replace_atomically(tmp, dst)
+        replace_folder(tmp, dst)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..progress import Progress
 from ..tasks import BASE, TASKS
 from .streams import (
     TASK_COMMANDS,
-    Progress,
     UsageError,
     human,
     json_to_input,

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..api import RANDOM_PREFIX, _resolve_source, random_checkpoint
+from ..api import RANDOM_PREFIX, open_source, random_checkpoint
 from ..backend import LoadedModel
 from ..checkpoints import Checkpoint
 from ..config import AlbertConfig
@@ -32,7 +32,7 @@ def resolve_model(source: Any, seed: int = 0) -> Checkpoint:
     if isinstance(source, str) and source.startswith(RANDOM_PREFIX):
         return random_checkpoint(source[len(RANDOM_PREFIX):], PRETRAINING, seed)
     if isinstance(source, (str, os.PathLike)):
-        return _resolve_source(source)
+        return open_source(source)
     if isinstance(source, Checkpoint):
         return source
     raise TypeError(f"model must be a folder, a preset name, 'random:<preset>' or a loaded model, "
