@@ -16,6 +16,7 @@ from typing import Any
 
 from ..progress import Progress
 from ..tasks import BASE, TASKS
+from . import finetune
 from .streams import (
     TASK_COMMANDS,
     UsageError,
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--options", default="{}", help='task options as JSON, e.g. \'{"top_k": 3}\'')
     run.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     _common_pipeline_flags(run)
+    finetune.add_parser(sub, _Parser)
     return parser
 
 
@@ -322,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("compare", "run", *TASK_COMMANDS):
             _check_model_and_backend(args)
         handler = {"backends": cmd_backends, "compare": cmd_compare, "run": cmd_run, "formats": cmd_formats,
-                   "convert": cmd_convert}.get(args.command, cmd_task)
+                   "convert": cmd_convert, "finetune": finetune.cmd_finetune}.get(args.command, cmd_task)
         return handler(args)
     except UsageError as exc:
         if show_traceback:
