@@ -1,6 +1,6 @@
 """Benchmarks: every backend against HF's implementation in its framework, and against the machine's limit.
 
-    python -m benchmarks [--quick] [--only forward,bf16,flops,load,compile,tokenizer] [--out benchmarks/results]
+    python -m benchmarks [--quick] [--only forward,bf16,flops,train,load,compile,tokenizer] [--out benchmarks/results]
     python -m benchmarks --render benchmarks/results/results.json   # re-render the Markdown and plot only
 
 Writes `results.json`, `results.md` and `forward.png` under `--out` (default: benchmarks/results for a full
@@ -31,7 +31,7 @@ from .common import (
 )
 from .report import write_reports
 
-SECTIONS = ("flops", "forward", "bf16", "load", "compile", "tokenizer")
+SECTIONS = ("flops", "forward", "bf16", "train", "load", "compile", "tokenizer")
 FULL = {
     "forward_preset": "albert-base-v2",
     "shapes": {"1x128": ([1, 128], 31), "8x128": ([8, 128], 15), "8x512": ([8, 512], 7)},  # shape, timed reps
@@ -43,6 +43,7 @@ FULL = {
     "compile_shape": [8, 128],
     "stream": {"stream": 50, "stream_batch": 1, "min_len": 5, "max_len": 128},
     "tokenizer": {"sentences": 10_000, "repeats": 5},
+    "train": {"shape": [8, 128], "reps": 7, "warmup": 2, "memory_shape": [8, 512]},
 }
 QUICK = {
     "forward_preset": "albert-base-v2",
@@ -55,6 +56,7 @@ QUICK = {
     "compile_shape": [2, 64],
     "stream": {"stream": 8, "stream_batch": 1, "min_len": 5, "max_len": 64},
     "tokenizer": {"sentences": 1000, "repeats": 2},
+    "train": {"shape": [2, 64], "reps": 2, "warmup": 1, "memory_shape": [2, 128]},
 }
 
 
@@ -93,6 +95,23 @@ def _run_forward(plan: dict[str, Any], sections: set[str], frameworks: list[str]
     return out
 
 
+def _run_train(plan: dict[str, Any], frameworks: list[str]) -> dict[str, Any]:
+    folder, train = checkpoint_folder(plan["forward_preset"]), plan["train"]
+    out: dict[str, Any] = {"time": {}, "memory": {}}
+    for framework in frameworks:
+        _log(f"train step {framework} {train['shape']}")
+        out["time"][framework] = run_worker("train", {"framework": framework, "folder": str(folder),
+                                                      "shape": train["shape"], "reps": train["reps"],
+                                                      "warmup": train["warmup"]}, framework=framework, timeout=1800)
+        out["memory"][framework] = {}
+        for label, checkpointing in (("off", False), ("on", True)):  # each in its own process: peak RSS is per process
+            _log(f"train step memory {framework} {train['memory_shape']} gradient checkpointing {label}")
+            out["memory"][framework][label] = run_worker(
+                "train", {"framework": framework, "folder": str(folder), "shape": train["memory_shape"],
+                          "memory": True, "gradient_checkpointing": checkpointing}, framework=framework, timeout=1800)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small shapes and few repetitions (development)")
@@ -127,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                                                   framework="torch" if library == "torch" else None, timeout=600)
     if sections & {"forward", "bf16"}:
         results["forward"] = _run_forward(plan, sections, frameworks)
+    if "train" in sections:
+        results["train"] = _run_train(plan, frameworks)
     if "load" in sections:
         folder = checkpoint_folder(plan["load_preset"])
         weights = (folder / "model.safetensors").stat().st_size

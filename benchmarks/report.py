@@ -132,6 +132,37 @@ def _bf16_section(results: dict[str, Any]) -> tuple[list[str], list[tuple[str, b
     return lines, targets
 
 
+def _train_section(results: dict[str, Any]) -> tuple[list[str], list[tuple[str, bool]]]:
+    train = results["train"]
+    lines = [f"## Fine-tuning step (sequence classification, {results['plan']['forward_preset']})", "",
+             "One optimizer step: forward, backward, clipping, AdamW. HF: its class with its users' optimizer "
+             "(torch.optim.AdamW; optax under one jax.jit; Keras AdamW under tf.function); the two alternate.", "",
+             "| backend | shape | ours ms | HF ms | ratio ours/HF (median of pairs) |", "|---|---|---:|---:|---:|"]
+    targets = []
+    for framework, row in train["time"].items():
+        if "error" in row:
+            lines.append(f"| {LABEL[framework]} | - | failed: {row['error'][-120:]} | | |")
+            continue
+        shape = "x".join(map(str, row["shape"]))
+        ratio = row["ratio_pairwise_median"]
+        lines.append(f"| {LABEL[framework]} | {shape} | {_ms(row['ours']['median_s'])} | "
+                     f"{_ms(row['hf']['median_s'])} | {ratio:.2f} |")
+        targets.append((f"{LABEL[framework]} train step {shape} {ratio:.2f}x HF (target <= 1.0)", ratio <= 1.0))
+    lines += ["", "Peak memory of a steady-state step over the loaded model's (AdamW moments, gradients, "
+              "activations):", "",
+              "| backend | shape | without checkpointing MiB | with MiB | ratio |", "|---|---|---:|---:|---:|"]
+    for framework, pair in train["memory"].items():
+        if any("error" in r for r in pair.values()):
+            lines.append(f"| {LABEL[framework]} | - | failed | | |")
+            continue
+        off, on = pair["off"]["step_peak_over_before_bytes"], pair["on"]["step_peak_over_before_bytes"]
+        shape = "x".join(map(str, pair["off"]["shape"]))
+        lines.append(f"| {LABEL[framework]} | {shape} | {off / 2**20:.0f} | {on / 2**20:.0f} | {on / off:.2f} |")
+        targets.append((f"{LABEL[framework]} gradient checkpointing {on / off:.2f}x the step memory without "
+                        "(target <= 0.6)", on / off <= 0.6))
+    return lines, targets
+
+
 def _load_section(results: dict[str, Any]) -> tuple[list[str], list[tuple[str, bool]]]:
     load = results["load"]
     weights = load["weights_bytes"]
@@ -259,6 +290,10 @@ def write_reports(results: dict[str, Any], out_dir: Path) -> str:
         targets += t
     if "forward" in results and any(fw["bf16"] for fw in results["forward"].values()):
         section, t = _bf16_section(results)
+        lines += [""] + section
+        targets += t
+    if "train" in results:
+        section, t = _train_section(results)
         lines += [""] + section
         targets += t
     if "load" in results:

@@ -42,11 +42,20 @@ class JaxTrainStep(TrainStep):
                             weight_decay=options.weight_decay, mask=lambda p: {n: decays(n) for n in p})
         clip = optax.clip_by_global_norm(options.max_grad_norm) if options.max_grad_norm else optax.identity()
         self.tx = optax.chain(clip, adamw)
-        self.opt_state = self.tx.init(model.params)
+        self.opt_state = self._init_state()
+        # One jitted program for the common case (a single micro-batch: gradient and update fused, as a Flax user
+        # writes it); with accumulation, a jitted gradient per micro-batch and a jitted update. Parameters and
+        # optimizer state are donated: XLA updates them in place instead of allocating a second copy every step.
+        self._fused = jax.jit(self._grad_and_apply, donate_argnums=(0, 1))
         self._grad = jax.jit(jax.value_and_grad(self._loss))
-        self._update = jax.jit(self._apply)
+        self._update = jax.jit(self._apply, donate_argnums=(0, 1))
         self._scale = jax.jit(lambda g, w: jax.tree.map(lambda x: w * x, g))
         self._accumulate = jax.jit(lambda acc, g, w: jax.tree.map(lambda a, b: a + w * b, acc, g))
+
+    def _init_state(self):
+        # Committed to the model's device like the parameters: an uncommitted count (optax makes it with jnp.zeros)
+        # would give the second step, whose state comes out of jit committed, a second compilation.
+        return jax.device_put(self.tx.init(self.model.params), self.model.device)
 
     def _loss(self, params, batch, rng):
         if self.options.bf16:  # bf16 copies for the compute; gradients flow back to the float32 masters
@@ -60,9 +69,18 @@ class JaxTrainStep(TrainStep):
         updates, opt_state = self.tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, norm, self.schedule(count)
 
+    def _grad_and_apply(self, params, opt_state, batch, rng):
+        loss, grads = jax.value_and_grad(self._loss)(params, batch, rng)
+        return loss, *self._apply(params, opt_state, grads)
+
     def step(self, micro_batches: Sequence[dict[str, np.ndarray]], weights: Sequence[float],
              dropout_seeds: Sequence[int]) -> StepResult:
         model, total, grads = self.model, 0.0, None
+        if len(micro_batches) == 1:
+            native = {k: model.to_native(k, v) for k, v in micro_batches[0].items()}
+            loss, model.params, self.opt_state, norm, learning_rate = self._fused(
+                model.params, self.opt_state, native, jax.random.key(dropout_seeds[0]))
+            return StepResult(float(loss), float(norm), float(learning_rate))
         for batch, weight, seed in zip(micro_batches, weights, dropout_seeds):
             native = {k: model.to_native(k, v) for k, v in batch.items()}
             loss, g = self._grad(model.params, native, jax.random.key(seed))
@@ -95,4 +113,5 @@ class JaxTrainStep(TrainStep):
                 values[name] = jax.device_put(host.T if name != hf_name else host, self.model.device)
             moments[_OPTAX_MOMENTS[moment]] = values
         count = jnp.asarray(steps_taken, jnp.int32)
-        self.opt_state = optax.tree_utils.tree_set(self.tx.init(params), count=count, **moments)
+        self.opt_state = jax.device_put(optax.tree_utils.tree_set(self._init_state(), count=count, **moments),
+                                        self.model.device)
