@@ -14,7 +14,7 @@ from albert_core.training import metrics as M
 
 def chunks(tags: list[str]) -> list[tuple[int, int, str]]:
     """The (start, end exclusive, type) entities of one sentence."""
-    return M._chunks([M._parse_tag(t) for t in tags])
+    return M._chunks([M.parse_tag(t) for t in tags])
 
 
 def one_hot(ids: list, num: int) -> np.ndarray:

@@ -8,6 +8,7 @@ checkpoint's name; `latest` only ever sees complete ones."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -39,9 +40,17 @@ def checkpoint_folders(output_dir: Path) -> list[Path]:
 
 
 def remove_partial(output_dir: Path) -> None:
-    """Delete what a crash during a checkpoint write left (hidden `.checkpoint-*.partial-*` folders)."""
+    """Delete what a crash during a checkpoint write left: hidden `.checkpoint-*.partial-*` folders, and the
+    `.checkpoint-N.old-*` folder that rewriting an existing checkpoint-N moves aside (put back as checkpoint-N when a
+    crash came between the two renames and left no checkpoint-N)."""
     for child in output_dir.glob(".checkpoint-*.partial-*"):
         shutil.rmtree(child, ignore_errors=True)
+    for child in output_dir.glob(".checkpoint-*.old-*"):
+        final = output_dir / child.name[1:].partition(".old-")[0]
+        if _NAME.match(final.name) and not final.exists() and (child / STATE_NAME).is_file():
+            os.rename(child, final)
+        else:
+            shutil.rmtree(child, ignore_errors=True)
 
 
 def save_checkpoint(output_dir: Path, step: int, model: Any, train_step: TrainStep, state: dict[str, Any],
@@ -92,10 +101,14 @@ def resolve_resume(resume: str | bool, output_dir: Path) -> Path:
 
 
 def rotate(output_dir: Path, limit: int | None, keep: Path | None) -> None:
-    """Delete the oldest checkpoints beyond `limit`, never `keep` (the best one)."""
+    """Delete the oldest checkpoints beyond `limit`, never `keep` (the best one) nor the latest (the one a resume
+    continues from): with both protected, up to two stay even when `limit` is 1, as in HF Trainer."""
     if limit is None:
         return
     folders = checkpoint_folders(output_dir)
-    removable = [f for f in folders if keep is None or f.resolve() != keep.resolve()]
+    protected = {folders[-1].resolve()} if folders else set()
+    if keep is not None:
+        protected.add(keep.resolve())
+    removable = [f for f in folders if f.resolve() not in protected]
     for folder in removable[: max(0, len(folders) - limit)]:
         shutil.rmtree(folder, ignore_errors=True)

@@ -158,7 +158,7 @@ _PREFIXES = frozenset("BIES")
 _Tag = tuple[str, str]  # (prefix, type); ("O", "") outside any entity
 
 
-def _parse_tag(tag: object) -> _Tag | None:
+def parse_tag(tag: object) -> _Tag | None:
     """(prefix, type) of a tag, or None when it is not one (see the module docstring)."""
     if not isinstance(tag, str) or not tag:
         return None
@@ -170,7 +170,7 @@ def _parse_tag(tag: object) -> _Tag | None:
     return (prefix, kind) if prefix in _PREFIXES and kind else None
 
 
-def _tag_error(tag: object) -> str:
+def tag_error(tag: object) -> str:
     return (f"tag {short_repr(tag)} is not a tag of a supported scheme; use 'O', a bare type ('PER', read as "
             "'I-PER') or B-/I-/E-/S- followed by the type (IOB1, IOB2/BIO, IOE, BIOES; map BILOU's L- to E-, U- to S-)")
 
@@ -249,9 +249,9 @@ def entity_scores(predicted: Sequence[Sequence[str]], gold: Sequence[Sequence[st
         for i, tag in enumerate(sentence):
             parsed = cache.get(tag) if isinstance(tag, str) else None
             if parsed is None:
-                parsed = _parse_tag(tag)  # None for a non-string too, so only strings reach the cache
+                parsed = parse_tag(tag)  # None for a non-string too, so only strings reach the cache
                 if parsed is None:
-                    raise InputError(f"{name}[{s}][{i}]: {_tag_error(tag)}")
+                    raise InputError(f"{name}[{s}][{i}]: {tag_error(tag)}")
                 cache[tag] = parsed
             out.append(parsed)
         return out
@@ -334,10 +334,10 @@ def token_classification_metrics(logits: npt.ArrayLike, labels: npt.ArrayLike,
     if len(label_names) != z.shape[2]:
         raise ConfigError(f"label_names has {len(label_names)} names but logits has {z.shape[2]} labels "
                           f"(shape {z.shape}); give one name per label id")
-    tags = [_parse_tag(name) for name in label_names]
+    tags = [parse_tag(name) for name in label_names]
     for i, tag in enumerate(tags):
         if tag is None:
-            raise ConfigError(f"label_names[{i}]: {_tag_error(label_names[i])}")
+            raise ConfigError(f"label_names[{i}]: {tag_error(label_names[i])}")
     _in_range("labels", y, z.shape[2], ignore=IGNORE_INDEX)
     keep = y != IGNORE_INDEX
     if (nan := _diverged(z[keep], ("precision", "recall", "f1", "accuracy"))) is not None:

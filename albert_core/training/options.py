@@ -53,7 +53,7 @@ class TrainingOptions:
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
     max_grad_norm: float | None = 1.0  # None or 0: no clipping
-    max_seq_length: int = 128
+    max_seq_length: int | None = None  # None: 384 for question answering (HF's run_qa), else 128 (run_glue)
     doc_stride: int = 128
     max_answer_length: int = 30
     mlm_probability: float = 0.15
@@ -73,6 +73,8 @@ class TrainingOptions:
     plot: bool = True
 
     def __post_init__(self) -> None:
+        if self.max_seq_length is None and self.task in FINETUNE_TASKS:
+            self.max_seq_length = 384 if FINETUNE_TASKS[self.task] == QUESTION_ANSWERING else 128
         self.check()
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..api import RANDOM_PREFIX, load, open_source, save
 from ..config import AlbertConfig
-from ..errors import ConfigError, TrainingError
+from ..errors import ConfigError, DataError, TrainingError
 from ..inputs import prepare_inputs
 from ..plugins import get_backend
 from ..progress import Progress
@@ -48,7 +49,7 @@ from .features import (
     encode_text_classification,
     encode_token_classification,
 )
-from .metrics import is_better
+from .metrics import is_better, parse_tag, tag_error
 from .options import TrainingOptions
 from .runlog import LOG_NAME, PLOT_NAME, RunLog, plot
 from .schedule import LinearSchedule, warmup_steps_for
@@ -56,6 +57,9 @@ from .squad import encode_question_answering
 from .step import OptimizerOptions
 
 _LABELLED_TASKS = (SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION)
+# The row key each task's loss reads, and the data field it comes from (masked LM makes its labels by masking).
+_LABEL_FIELDS = {SEQUENCE_CLASSIFICATION: ("labels", "label"), TOKEN_CLASSIFICATION: ("labels", "tags"),
+                 MULTIPLE_CHOICE: ("labels", "label"), QUESTION_ANSWERING: ("start_positions", "answers")}
 
 
 @dataclass
@@ -85,9 +89,9 @@ class Run:
         self.output_dir = Path(opts.output_dir)
         self.resume_from = resolve_resume(opts.resume, self.output_dir) if opts.resume else None
         self.state = read_state(self.resume_from) if self.resume_from else {}
-        if self.resume_from is None and (self.output_dir / LOG_NAME).exists():
-            raise ConfigError(f"--output {str(self.output_dir)!r} already holds a run ({LOG_NAME}); pass --resume to "
-                              "continue it, or choose a new output folder (nothing was overwritten)")
+        if self.resume_from is None:
+            self._check_output_dir()
+        self._check_backend()
         source = self.resume_from or opts.model
         self.checkpoint = open_source(source)
         self.tokenizer_file = self._tokenizer_file()
@@ -110,13 +114,36 @@ class Run:
                                         max_length=opts.max_seq_length, masking=masking)
         steps = self.batches.steps_per_epoch
         self.total_steps = opts.max_steps if opts.max_steps > 0 else math.ceil(opts.num_train_epochs * steps)
-        self.schedule = LinearSchedule(opts.learning_rate, warmup_steps_for(self.total_steps, opts.warmup_steps,
-                                                                              opts.warmup_ratio), self.total_steps)
+        warmup = warmup_steps_for(self.total_steps, opts.warmup_steps, opts.warmup_ratio)
+        if warmup > self.total_steps:
+            raise ConfigError(f"--warmup-steps {opts.warmup_steps} is more than the run's {self.total_steps} optimizer "
+                              "steps; pass at most that, or a --warmup-ratio in [0, 1]")
+        self.schedule = LinearSchedule(opts.learning_rate, warmup, self.total_steps)
         self.metric = opts.metric_for_best_model or (REGRESSION_METRIC if self.train_features.problem_type ==
                                                      "regression" else DEFAULT_METRIC[self.task])
         self._check_resume()
 
     # ------------------------------------------------------------------------------------------------ set-up
+    def _check_output_dir(self) -> None:
+        """A new run writes into an empty (or new) folder only: never over another run, a model or other files."""
+        out = self.output_dir
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--output {str(out)!r} is a file; pass a folder for the run (nothing was overwritten)")
+        if (out / LOG_NAME).exists():
+            raise ConfigError(f"--output {str(out)!r} already holds a run ({LOG_NAME}); pass --resume to continue "
+                              "it, or choose a new output folder (nothing was overwritten)")
+        held = sorted(child.name for child in out.iterdir()) if out.is_dir() else []
+        if held:
+            shown = ", ".join(held[:5]) + (", ..." if len(held) > 5 else "")
+            raise ConfigError(f"--output {str(out)!r} already exists and is not empty ({shown}); choose a new or "
+                              "empty output folder (nothing was overwritten)")
+
+    def _check_backend(self) -> None:
+        backend = get_backend(self.opts.backend)  # unknown names and missing frameworks fail here, before the data
+        if not getattr(backend, "supports_training", False):
+            raise ConfigError(f"--backend {self.opts.backend!r} cannot fine-tune (it has no training support); "
+                              "pass --backend torch, jax or tensorflow (see 'albert backends')")
+
     def _tokenizer_file(self) -> Path:
         given = self.opts.tokenizer
         path = Path(given) if given else self.checkpoint.tokenizer_file
@@ -180,24 +207,39 @@ class Run:
                               f"max_position_embeddings ({c.max_position_embeddings}); pass at most that")
         if not len(self.train_features):
             raise ConfigError("the training data gave no rows to train on; check --train")
+        label_key, field_name = _LABEL_FIELDS.get(self.task, (None, None))
+        if label_key is not None and label_key not in self.train_features.rows[0]:  # encoders label all or none
+            source = f"--train {str(o.train)!r}" if isinstance(o.train, (str, os.PathLike)) else "the training data"
+            raise DataError(f"{source} has no labels: no record has a {field_name!r} field, which {self.task} "
+                            f"learns from; add it to every record (only --eval data may leave it out)")
+        if self.task == TOKEN_CLASSIFICATION and self.eval_features is not None:  # scored as entities at each eval
+            for name in self.train_features.label_names or ():
+                if parse_tag(name) is None:
+                    raise ConfigError(f"--eval scores token-classification as entities, but the {tag_error(name)}; "
+                                      "rename the tags, or train without --eval")
 
     def _fingerprint(self) -> str:
         """A digest of the training rows: resuming with other data would not continue the same run."""
         digest = hashlib.sha256()
         for row in self.train_features.rows:
-            digest.update(np.ascontiguousarray(row["input_ids"]).tobytes())
+            for key in sorted(row):
+                value = np.ascontiguousarray(row[key])
+                digest.update(f"{key}{value.dtype}{value.shape}".encode())
+                digest.update(value.tobytes())
         return digest.hexdigest()[:16]
 
     def _check_resume(self) -> None:
         if not self.state:
             return
         o = self.opts
-        same = {"fingerprint": self._fingerprint(), "total_steps": self.total_steps, "seed": o.seed,
+        same = {"task": self.task, "fingerprint": self._fingerprint(), "total_steps": self.total_steps,
+                "learning_rate": o.learning_rate, "warmup_steps": self.schedule.warmup_steps, "seed": o.seed,
                 "per_device_train_batch_size": o.per_device_train_batch_size,
                 "gradient_accumulation_steps": o.gradient_accumulation_steps, "shuffle": o.shuffle}
         changed = {k: (self.state.get(k), v) for k, v in same.items() if self.state.get(k) != v}
         if changed:
-            detail = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in changed.items())
+            names = {"fingerprint": "the training data (its digest)"}
+            detail = "; ".join(f"{names.get(k, k)}: checkpoint {a!r}, now {b!r}" for k, (a, b) in changed.items())
             raise TrainingError(f"--resume {str(self.resume_from)!r}: this run differs from the one that wrote the "
                                 f"checkpoint ({detail}); resume with the same data and options, or start a new run")
 
@@ -218,7 +260,7 @@ class Run:
             step.load_optimizer_state(int(self.state["optimizer_steps"]), read_optimizer_state(self.resume_from))
         log = RunLog(self.output_dir, start if self.resume_from else None)
         best, best_path = self.state.get("best_metric"), self.state.get("best_checkpoint")
-        best_path = Path(best_path) if best_path else None
+        best_path = self.resume_from.parent / Path(best_path).name if best_path and self.resume_from else None
         patience = int(self.state.get("evals_without_improvement", 0))
         progress = Progress(self.total_steps - start, enabled=o.progress)
         window, last_metrics, began = [], {}, time.monotonic()
@@ -285,4 +327,4 @@ class Run:
                 "gradient_accumulation_steps": o.gradient_accumulation_steps, "fingerprint": self._fingerprint(),
                 "label_names": self.train_features.label_names, "problem_type": self.train_features.problem_type,
                 "metric_for_best_model": self.metric, "best_metric": best,
-                "best_checkpoint": str(best_path) if best_path else None, "evals_without_improvement": patience}
+                "best_checkpoint": best_path.name if best_path else None, "evals_without_improvement": patience}

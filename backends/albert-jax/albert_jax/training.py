@@ -106,5 +106,7 @@ class JaxTrainStep(TrainStep):
                 values[name] = jax.device_put(host.T if name != hf_name else host, self.model.device)
             moments[_OPTAX_MOMENTS[moment]] = values
         count = jnp.asarray(steps_taken, jnp.int32)
-        self.opt_state = jax.device_put(optax.tree_utils.tree_set(self._init_state(), count=count, **moments),
-                                        self.model.device)
+        state = optax.tree_utils.tree_set(self._init_state(), count=count, **moments)
+        # tree_set puts the one `count` array in both counts (Adam's and the schedule's); the update donates its
+        # state, and one buffer cannot be donated twice: every leaf gets its own, on the model's device.
+        self.opt_state = jax.tree.map(lambda x: jax.device_put(jnp.array(x, copy=True), self.model.device), state)
