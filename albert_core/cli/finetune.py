@@ -23,6 +23,7 @@ HELP = {
     "backend": "training backend: torch, jax or tensorflow (see 'albert backends')",
     "tokenizer": "spiece.model file (default: the model folder's)",
     "max_steps": "optimizer steps; > 0 overrides --num-train-epochs",
+    "max_seq_length": "tokens per row (default 384 for question-answering, else 128)",
     "max_grad_norm": "clip the global gradient norm to this (0: no clipping)",
     "dropout": "override the config's hidden, attention and classifier dropout",
     "eval_steps": "evaluate every N steps (default: at the end only)",
