@@ -302,7 +302,7 @@ class Run:
                 else:
                     patience += 1
             stop = bool(o.early_stopping_patience and patience >= o.early_stopping_patience)
-            if saving or stop or (improved and o.save_steps is None):
+            if saving or stop or improved:  # an improvement is always saved: the best checkpoint exists on disk
                 path = self.output_dir / f"checkpoint-{done}"
                 if improved:
                     best_path = path
