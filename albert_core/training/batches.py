@@ -77,8 +77,8 @@ class Batches:
         first = index * self.accumulation
         batches = []
         for micro in range(first, min(first + self.accumulation, self.micro_per_epoch)):
-            rows = [self.features.rows[i] for i in order[micro * self.batch_size:(micro + 1) * self.batch_size]]
-            batches.append(self._finish(collate(rows, self.features.task, self.max_length), [epoch, micro]))
+            picked = order[micro * self.batch_size:(micro + 1) * self.batch_size]
+            batches.append(self._batch(picked, [epoch]))
         counts = [loss_items(b, self.features.task) for b in batches]
         kept = [(b, c) for b, c in zip(batches, counts) if c]  # a micro-batch without a labelled token adds nothing
         total = sum(c for _, c in kept)
@@ -86,18 +86,23 @@ class Batches:
 
     def evaluation(self, batch_size: int) -> list[dict[str, np.ndarray]]:
         """The whole set in file order, for evaluation (MLM masks from one fixed stream)."""
-        out = []
-        for start in range(0, len(self.features), batch_size):
-            batch = collate(self.features.rows[start:start + batch_size], self.features.task, self.max_length)
-            out.append(self._finish(batch, [_EVAL_STREAM, start]))
-        return out
+        rows = np.arange(len(self.features))
+        return [self._batch(rows[i:i + batch_size], [_EVAL_STREAM]) for i in range(0, len(rows), batch_size)]
 
-    def _finish(self, batch: dict[str, np.ndarray], stream: list[int]) -> dict[str, np.ndarray]:
-        """Masks MLM batches (reproducibly from `stream`) and drops what the model does not take."""
-        special = batch.pop("special_tokens_mask", None)
-        if self.features.task == MASKED_LM and self.masking is not None and special is not None:
-            rng = np.random.default_rng([self.seed, *stream])
-            ids, labels = mask_tokens(batch["input_ids"], special, rng, vocab_size=self.masking.vocab_size,
-                                      mask_token_id=self.masking.mask_token_id, probability=self.masking.probability)
-            batch["input_ids"], batch["labels"] = ids, labels
+    def _batch(self, picked: np.ndarray, stream: list[int]) -> dict[str, np.ndarray]:
+        """The rows `picked`, MLM-masked, padded into one batch. Each row is masked on its own, from a generator of
+        (seed, `stream`, row index), before padding: its masks depend neither on the batch size nor on the batch's
+        padding, so accumulating micro-batches sees the masks one large batch would."""
+        rows = [self.features.rows[i] for i in picked]
+        if self.features.task == MASKED_LM and self.masking is not None:
+            rows = [self._masked(row, [*stream, int(i)]) for row, i in zip(rows, picked)]
+        batch = collate(rows, self.features.task, self.max_length)
+        batch.pop("special_tokens_mask", None)  # not a model input
         return batch
+
+    def _masked(self, row: dict[str, np.ndarray], stream: list[int]) -> dict[str, np.ndarray]:
+        m = self.masking
+        ids, labels = mask_tokens(row["input_ids"][None], row["special_tokens_mask"][None],
+                                  np.random.default_rng([self.seed, *stream]), vocab_size=m.vocab_size,
+                                  mask_token_id=m.mask_token_id, probability=m.probability)
+        return {**row, "input_ids": ids[0], "labels": labels[0]}

@@ -12,8 +12,8 @@ are held to a bound of their own (see `gradient_free`).
 
 Each run happens once per module and is shared by every assertion that reads it; the worst differences of every
 comparison are printed in the terminal summary, so the margin to the tolerance is visible. JAX's compilation is
-most of the time, so accumulation and checkpointing are checked on one task each (the batching and the recomputed
-encoder are the task's only parts they touch), and every batch has one shape.
+most of the time, so accumulation is checked on the two per-token tasks and checkpointing on one (the batching
+and the recomputed encoder are the task's only parts they touch), and every batch has one shape.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ LR_SUM = sum(LinearSchedule(OPTIONS["learning_rate"], OPTIONS["warmup_steps"], S
              for t in range(STEPS))  # about the most Adam moves a weight in the run (its steps are <~ lr)
 VARIANTS = {"base": {}, "accumulate": dict(gradient_accumulation_steps=2),
             "batch8": dict(per_device_train_batch_size=8), "checkpointing": dict(gradient_checkpointing=True)}
-# Masked-LM masks are drawn per micro-batch, so 2x4 and 8 rows see different masks: no accumulation check there.
-ACCUMULATION_TASKS = ("token-classification",)  # per-token: micro-batches weighted by their labelled tokens
+# Per-token losses, so micro-batches are weighted by their labelled tokens; masked-LM rows are masked one by one,
+# so 2x4 and 8 rows see the same masks.
+ACCUMULATION_TASKS = ("token-classification", "fill-mask")
 CHECKPOINTING_TASKS = ("text-classification",)  # the recomputed part (the encoder) is the same for every task
 # Each task's run stops on one backend and resumes on each other one; every backend is a source for some task.
 RESUMES = [(task, BACKENDS[i % 3], target) for i, task in enumerate(TASKS) for target in BACKENDS

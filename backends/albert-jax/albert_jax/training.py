@@ -63,7 +63,7 @@ class JaxTrainStep(TrainStep):
                                 gradient_checkpointing=self.options.gradient_checkpointing)["loss"]
 
     def _apply(self, params, opt_state, grads):
-        norm = optax.global_norm(grads)
+        norm = optax.tree.norm(grads)
         count = _adam_state(opt_state).count
         updates, opt_state = self.tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, norm, self.schedule(count)
