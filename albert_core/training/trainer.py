@@ -271,12 +271,7 @@ class Run:
             seeds = [(o.seed * 1_000_003 + global_step * 64 + i) % 2**31 for i in range(len(micro))]
             result = step.step(micro, weights, seeds)
             if not (math.isfinite(result.loss) and math.isfinite(result.grad_norm)):
-                kept = checkpoint_folders(self.output_dir)
-                raise TrainingError(
-                    f"the loss became {result.loss} (gradient norm {result.grad_norm}) at step {global_step + 1}; "
-                    f"training stopped. The last good checkpoint is "
-                    f"{str(kept[-1]) if kept else 'none (none was saved yet)'}. Try a lower --learning-rate, "
-                    "--max-grad-norm 1.0, more --warmup-steps, or float32 instead of --bf16")
+                raise self._diverged(global_step + 1, result.loss, result.grad_norm)
             done = global_step + 1
             window.append(result.loss)
             rate = (done - start) / max(1e-9, time.monotonic() - began)
@@ -317,6 +312,21 @@ class Run:
             plot(log.records, self.output_dir / PLOT_NAME)
         return TrainResult(self.output_dir, global_step + 1 if self.total_steps > start else start, last_metrics,
                            best_path, log.records)
+
+    def _diverged(self, step: int, loss: float, grad_norm: float) -> TrainingError:
+        o, kept = self.opts, checkpoint_folders(self.output_dir)
+        advice = [f"a lower --learning-rate than {o.learning_rate:g}"]
+        if not o.max_grad_norm:
+            advice.append("--max-grad-norm 1.0")
+        if self.schedule.warmup_steps < max(1, self.total_steps // 10):
+            advice.append(f"--warmup-steps {max(1, self.total_steps // 10)}")
+        if o.bf16:
+            advice.append("float32 (without --bf16)")
+        last = (f"{str(kept[-1])} (an HF model folder: start a new run from it with --model)" if kept
+                else "none (none was saved yet)")
+        return TrainingError(f"the loss became {loss} (gradient norm {grad_norm}) at step {step}; training stopped "
+                             f"and nothing was written for it. The last good checkpoint is {last}. Try "
+                             f"{', '.join(advice[:-1]) + ' or ' + advice[-1] if len(advice) > 1 else advice[0]}")
 
     def _state(self, done: int, best: float | None, best_path: Path | None, patience: int) -> dict[str, Any]:
         o = self.opts

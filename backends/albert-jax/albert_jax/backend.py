@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +16,7 @@ from albert_core.checkpoints import host_array
 from albert_core.config import AlbertConfig
 from albert_core.errors import BackendError
 from albert_core.layout import dense_weight_names, hf_layout, kernel_name
+from albert_core.model import forward
 from albert_core.training.step import OptimizerOptions
 
 from .model import OPS, AlbertJaxModel
@@ -48,6 +51,16 @@ def resolve_device(device: Any) -> jax.Device:
         raise BackendError(f"device {device!r}: JAX sees {len(devices)} {platform} device(s), indices "
                            f"0..{len(devices) - 1}")
     return devices[index]
+
+
+@functools.lru_cache(maxsize=8)
+def _eval_loss_and_grads(config_json: str, task: str):
+    """The jitted eval-mode loss and gradient for one (config, task), compiled once per process and shape."""
+    config = AlbertConfig.from_dict(json.loads(config_json))
+
+    def loss(params, inputs):
+        return forward(OPS, config, task, hf_layout(params, jnp.transpose), **inputs)["loss"]
+    return jax.jit(jax.value_and_grad(loss))
 
 
 class JaxBackend(Backend):
@@ -86,7 +99,8 @@ class JaxBackend(Backend):
         """Eval-mode loss and its gradient for every parameter, HF-named host arrays in HF's layout (conformance
         hook)."""
         native = {k: jnp.asarray(v) for k, v in inputs.items()}
-        loss, grads = jax.jit(jax.value_and_grad(lambda p, x: model.apply(p, **x)["loss"]))(model.params, native)
+        loss, grads = _eval_loss_and_grads(json.dumps(model.config.to_dict(), sort_keys=True), model.task)(
+            model.params, native)
         return float(loss), hf_layout({n: np.asarray(g, dtype=np.float32) for n, g in grads.items()}, np.transpose)
 
     def train_step(self, model: AlbertJaxModel, options: OptimizerOptions) -> JaxTrainStep:

@@ -3,6 +3,8 @@ one jitted gradient function and one jitted update)."""
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 
 import jax
@@ -10,11 +12,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from albert_core.config import AlbertConfig
 from albert_core.layout import hf_layout
+from albert_core.model import forward
 from albert_core.training.schedule import LinearSchedule
 from albert_core.training.step import MOMENT_KEYS, OptimizerOptions, StepResult, TrainStep, decays, moment_key
 
-from .model import AlbertJaxModel
+from .model import OPS, AlbertJaxModel
 
 _OPTAX_MOMENTS = {"exp_avg": "mu", "exp_avg_sq": "nu"}
 
@@ -32,35 +36,31 @@ def optax_schedule(s: LinearSchedule) -> optax.Schedule:
                                 [s.warmup_steps])
 
 
-class JaxTrainStep(TrainStep):
-    """Replaces `model.params` after every update; see `albert_core.training.step` for the contract."""
+class Programs:
+    """The optax transformation and the jitted pieces of a step for one (config, task, options). Built once per
+    process (`programs`) and shared by every step with the same three, so a second run (a resume, a test) does not
+    compile again. A jitted gradient per micro-batch and a jitted update with the parameters and optimizer state
+    donated (updated in place, not copied); not one program for both: XLA:CPU compiled that 1.6x slower (measured
+    at 2x64 on albert-base, alternated: fused 3.98 s, split 2.43 s)."""
 
-    def __init__(self, model: AlbertJaxModel, options: OptimizerOptions) -> None:
-        super().__init__(model, options)
+    def __init__(self, config: AlbertConfig, task: str, options: OptimizerOptions) -> None:
+        self.config, self.task, self.options = config, task, options
         self.schedule = optax_schedule(options.schedule)
         adamw = optax.adamw(self.schedule, b1=options.adam_beta1, b2=options.adam_beta2, eps=options.adam_epsilon,
                             weight_decay=options.weight_decay, mask=lambda p: {n: decays(n) for n in p})
         clip = optax.clip_by_global_norm(options.max_grad_norm) if options.max_grad_norm else optax.identity()
         self.tx = optax.chain(clip, adamw)
-        self.opt_state = self._init_state()
-        # A jitted gradient per micro-batch and a jitted update, the parameters and optimizer state donated to it
-        # (updated in place, not copied). Not one program for both: XLA:CPU compiled that 1.6x slower (measured at
-        # 2x64 on albert-base, alternated: fused 3.98 s, split 2.43 s).
-        self._grad = jax.jit(jax.value_and_grad(self._loss))
-        self._update = jax.jit(self._apply, donate_argnums=(0, 1))
-        self._scale = jax.jit(lambda g, w: jax.tree.map(lambda x: w * x, g))
-        self._accumulate = jax.jit(lambda acc, g, w: jax.tree.map(lambda a, b: a + w * b, acc, g))
-
-    def _init_state(self):
-        # Committed to the model's device like the parameters: an uncommitted count (optax makes it with jnp.zeros)
-        # would give the second step, whose state comes out of jit committed, a second compilation.
-        return jax.device_put(self.tx.init(self.model.params), self.model.device)
+        self.grad = jax.jit(jax.value_and_grad(self._loss))
+        self.update = jax.jit(self._apply, donate_argnums=(0, 1))
+        self.scale = jax.jit(lambda g, w: jax.tree.map(lambda x: w * x, g))
+        self.accumulate = jax.jit(lambda acc, g, w: jax.tree.map(lambda a, b: a + w * b, acc, g))
 
     def _loss(self, params, batch, rng):
         if self.options.bf16:  # bf16 copies for the compute; gradients flow back to the float32 masters
             params = jax.tree.map(lambda p: p.astype(jnp.bfloat16), params)
-        return self.model.apply(params, **batch, training=True, rng=rng,
-                                gradient_checkpointing=self.options.gradient_checkpointing)["loss"]
+        # The core reads HF's [out, in] layout; under jit, XLA folds each kernel's transpose into its matmul.
+        return forward(OPS, self.config, self.task, hf_layout(params, jnp.transpose), **batch, training=True, rng=rng,
+                       gradient_checkpointing=self.options.gradient_checkpointing)["loss"]
 
     def _apply(self, params, opt_state, grads):
         norm = optax.tree.norm(grads)
@@ -68,18 +68,41 @@ class JaxTrainStep(TrainStep):
         updates, opt_state = self.tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, norm, self.schedule(count)
 
+
+@functools.lru_cache(maxsize=8)
+def _programs(config_json: str, task: str, options: OptimizerOptions) -> Programs:
+    return Programs(AlbertConfig.from_dict(json.loads(config_json)), task, options)
+
+
+def programs(config: AlbertConfig, task: str, options: OptimizerOptions) -> Programs:
+    return _programs(json.dumps(config.to_dict(), sort_keys=True), task, options)
+
+
+class JaxTrainStep(TrainStep):
+    """Replaces `model.params` after every update; see `albert_core.training.step` for the contract."""
+
+    def __init__(self, model: AlbertJaxModel, options: OptimizerOptions) -> None:
+        super().__init__(model, options)
+        self.programs = programs(model.config, model.task, options)
+        self.opt_state = self._init_state()
+
+    def _init_state(self):
+        # Committed to the model's device like the parameters: an uncommitted count (optax makes it with jnp.zeros)
+        # would give the second step, whose state comes out of jit committed, a second compilation.
+        return jax.device_put(self.programs.tx.init(self.model.params), self.model.device)
+
     def step(self, micro_batches: Sequence[dict[str, np.ndarray]], weights: Sequence[float],
              dropout_seeds: Sequence[int]) -> StepResult:
         model, total, grads = self.model, 0.0, None
         for batch, weight, seed in zip(micro_batches, weights, dropout_seeds):
             native = {k: model.to_native(k, v) for k, v in batch.items()}
-            loss, g = self._grad(model.params, native, jax.random.key(seed))
+            loss, g = self.programs.grad(model.params, native, jax.random.key(seed))
             if grads is None:
-                grads = g if weight == 1.0 else self._scale(g, weight)
+                grads = g if weight == 1.0 else self.programs.scale(g, weight)
             else:
-                grads = self._accumulate(grads, g, weight)
+                grads = self.programs.accumulate(grads, g, weight)
             total += weight * float(loss)
-        model.params, self.opt_state, norm, learning_rate = self._update(model.params, self.opt_state, grads)
+        model.params, self.opt_state, norm, learning_rate = self.programs.update(model.params, self.opt_state, grads)
         return StepResult(total, float(norm), float(learning_rate))
 
     @property
