@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -15,9 +15,6 @@ from .config import AlbertConfig
 from .errors import BackendError
 from .model import ModelOutput, forward
 from .ops import Ops
-
-if TYPE_CHECKING:
-    from .training.step import OptimizerOptions, TrainStep
 
 
 @dataclass
@@ -114,11 +111,13 @@ class Backend:
         raise BackendError(f"backend {self.name!r} does not support training, so it has no gradients; "
                            "use a backend with supports_training (torch, jax, tensorflow)")
 
-    def train_step(self, model: Any, options: OptimizerOptions) -> TrainStep:
+    def train_step(self, model: Any, options: Any) -> Any:
         """The optimizer step that fine-tuning runs on this backend: a `albert_core.training.step.TrainStep` for
         `model` (loaded with `trainable=True`) with AdamW, the schedule, clipping, accumulation, bf16 and gradient
-        checkpointing as `options` says. This is the one piece a backend writes to be trained; its contract is in
-        `albert_core/training/step.py` and `docs/writing-a-backend.md`."""
+        checkpointing as `options` (an `OptimizerOptions`) says. This is the one piece a backend writes to be
+        trained; its contract is in `albert_core/training/step.py` and `docs/writing-a-backend.md`. (The types are
+        not imported here: the training package sits above this module, it loads models through `albert_core.api`.)
+        """
         raise BackendError(f"backend {self.name!r} cannot fine-tune (it has no train_step); use a backend that "
                            "can: torch, jax or tensorflow")
 
