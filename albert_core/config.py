@@ -10,12 +10,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import tasks
 from .atomic_files import write_atomically
 from .errors import ConfigError, parse_json, short_repr
 
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swish", "tanh")
 POSITION_EMBEDDING_TYPES = ("absolute", "relative_key", "relative_key_query")
-PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
+PROBLEM_TYPES = (None, *tasks.PROBLEM_TYPES)  # None: by HF's rule from num_labels and the labels' dtype
 
 # Keys older ALBERT configs carry that no ALBERT implementation uses; read and dropped silently.
 LEGACY_KEYS = frozenset(

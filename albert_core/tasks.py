@@ -21,6 +21,8 @@ MULTIPLE_CHOICE = "multiple-choice"
 FILL_MASK = "fill-mask"
 TEXT_CLASSIFICATION = "text-classification"
 FEATURE_EXTRACTION = "feature-extraction"
+# HF's `problem_type` values for sequence classification (the loss it takes).
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
 
 @dataclass(frozen=True)

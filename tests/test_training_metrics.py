@@ -247,7 +247,7 @@ def test_multi_label_errors():
 
 @pytest.mark.parametrize("problem", [None, "classification", "Regression"])
 def test_unknown_problem_type(problem):
-    with pytest.raises(ConfigError, match=r"problem_type .* is not supported; use one of \('single_label"):
+    with pytest.raises(ConfigError, match=r"problem_type .* is not supported; use one of \('regression'"):
         M.classification_metrics([[1.0]], [0], problem)
 
 

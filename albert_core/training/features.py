@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ConfigError, DataError, TokenizerError, TokenizerTypeError, short_repr
-from ..tasks import MASKED_LM, MULTIPLE_CHOICE, SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
+from ..tasks import MASKED_LM, MULTIPLE_CHOICE, PROBLEM_TYPES, SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
 from ..tokenizer.arguments import check_text
 from .data import Record, read_records
 
@@ -45,7 +45,6 @@ class Features:
 
 # ------------------------------------------------------------------------------------------------------ helpers
 MAX_POSITIONS = 512  # ALBERT's max_position_embeddings: no row may be longer
-PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 _INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
 _FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 

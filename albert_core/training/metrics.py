@@ -28,8 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigError, InputError, short_repr
+from ..tasks import PROBLEM_TYPES
 
-PROBLEM_TYPES = ("single_label_classification", "regression", "multi_label_classification")
 IGNORE_INDEX = -100  # labels at positions no loss (and no metric) is taken on, as in HF and `features`
 
 # Which way is better for every metric name these functions return: the trainer's "best checkpoint by metric".
