@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError, json_error, short_repr
+from ..errors import DataError, TokenizerError, TokenizerTypeError, json_error, short_repr
+from ..tokenizer.arguments import check_text
 
 JSON_LINES = (".jsonl", ".json")
 KNOWN_EXTENSIONS = (*JSON_LINES, ".csv", ".txt")
@@ -205,3 +206,45 @@ def _cell(text: str) -> Any:
         except (ValueError, RecursionError):  # "[citation needed]" is text
             return text
     return text
+
+
+# ------------------------------------------------------------------------------------ reading a record's fields
+def fields_of(record: Record) -> str:
+    return short_repr(sorted(map(str, record.fields)))
+
+
+def get_field(record: Record, name: str, reads: str, optional: bool = False) -> Any:
+    """The field `name`, or None if `optional` and absent (or null); `reads` says what the task reads."""
+    value = record.fields.get(name)
+    if value is None and not optional:
+        state = "is null" if name in record.fields else "is missing"
+        raise DataError(f"{record.where}: field {name!r} {state} (the record has fields {fields_of(record)}); "
+                        f"this task reads {reads}; rename or add the field.")
+    return value
+
+
+def wrong_type(record: Record, name: str, value: Any, wanted: str, todo: str = "") -> DataError:
+    return DataError(f"{record.where}: field {name!r} must be {wanted}, got {type(value).__name__} "
+                     f"{short_repr(value)}{'; ' + todo if todo else ''}.")
+
+
+def text_field(record: Record, name: str, reads: str, optional: bool = False) -> str | None:
+    value = get_field(record, name, reads, optional)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise wrong_type(record, name, value, "a str", "write the text as a string")
+    try:
+        return check_text(name, value)
+    except (TokenizerError, TokenizerTypeError) as exc:
+        raise DataError(f"{record.where}: {exc}") from None
+
+
+def string_list(record: Record, name: str, reads: str, example: str) -> list[str]:
+    """A non-empty list of str: the words of `tokens`, the `choices`."""
+    value = get_field(record, name, reads)
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(word, str) for word in value):
+        raise wrong_type(record, name, value, "a non-empty list of str", f"e.g. {example}")
+    for word in value:
+        text_field(Record({name: word}, record.where), name, reads)  # no lone surrogates
+    return list(value)
