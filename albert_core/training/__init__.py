@@ -3,6 +3,8 @@ evaluation, metrics, logging and checkpoints; a backend contributes only its opt
 (`albert_core.training.step.TrainStep`, returned by `Backend.train_step`).
 
 `data` (reading JSON lines, CSV, text files and `datasets.Dataset`s into records with their line numbers),
-`features` (records -> tokenised rows per task), `labels` (class names and ids, problem types), `squad` (question-answering windows, span decoding,
-SQuAD EM/F1), `masking` (dynamic MLM masking), `metrics` (every task's evaluation metric).
+`features` (records -> tokenised rows per task), `labels` (class names and ids, problem types), `squad`
+(question-answering windows, span decoding, SQuAD EM/F1), `masking` (dynamic MLM masking), `batches` (the seeded
+data order and padded micro-batches), `metrics` (every task's evaluation metric), `evaluation`, `schedule`, `step`
+(the backend contract), `options`, `checkpoint`, `runlog` (log.jsonl and its plot), `trainer` (the loop).
 """
