@@ -17,7 +17,7 @@ from pathlib import Path
 import fake_training_backend as fake
 import numpy as np
 import pytest
-from test_training_trainer import SPIECE, classification_rows, write_jsonl
+from training_helpers import SPIECE, classification_rows, write_jsonl
 
 import albert_core
 from albert_core.checkpoints.safetensors_file import SafetensorsFile
