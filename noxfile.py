@@ -41,8 +41,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The core's own tests with only the core installed (NumPy backend; no framework, no HF)."""
-    install_core(session)
+    """The core's own tests with only the core installed (NumPy backend; no framework, no HF), plus its `plot` extra
+    (matplotlib), so the fine-tuning run's PNG is drawn for real."""
+    install_core(session, "matplotlib")
     session.run(*PYTEST, "tests", "--ignore=tests/parity", *session.posargs)
 
 
