@@ -65,10 +65,16 @@ class Batches:
         self.seed, self.shuffle, self.max_length, self.masking = seed, shuffle, max_length, masking
         self.micro_per_epoch = math.ceil(len(features) / batch_size)
         self.steps_per_epoch = math.ceil(self.micro_per_epoch / accumulation)
+        self._order: tuple[int, np.ndarray | None] = (-1, None)
 
     def order(self, epoch: int) -> np.ndarray:
-        n = len(self.features)
-        return np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+        """The epoch's row order (read-only), drawn once per epoch rather than at every step."""
+        if self._order[0] != epoch:
+            n = len(self.features)
+            order = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+            order.setflags(write=False)
+            self._order = (epoch, order)
+        return self._order[1]
 
     def step(self, global_step: int) -> tuple[list[dict[str, np.ndarray]], list[float]]:
         """The micro-batches of optimizer step `global_step` (0-based) and their loss weights (summing to 1)."""

@@ -6,6 +6,7 @@ and tokenizer); the backend's `TrainStep` then runs each optimizer step on batch
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 import os
@@ -97,9 +98,9 @@ class Run:
         self.tokenizer_file = self._tokenizer_file()
         self.tokenizer = AlbertTokenizer(str(self.tokenizer_file))
         self.task = opts.model_task
-        self.train_features = self._encode(opts.train, self._given_labels())
-        self.eval_features = (self._encode(opts.eval, self.train_features.label_names)
-                              if opts.eval is not None else None)
+        self.train_features = self._encode(opts.train, self._given_labels(), self.state.get("problem_type"))
+        self.eval_features = (self._encode(opts.eval, self.train_features.label_names,
+                                           self.train_features.problem_type) if opts.eval is not None else None)
         self.config = self._config()
         self._check_model()
         masking = (Masking(self.config.vocab_size, self.tokenizer.mask_token_id, opts.mlm_probability)
@@ -163,14 +164,14 @@ class Run:
         default = names == [f"LABEL_{i}" for i in range(len(names))]
         return None if default or self.task not in _LABELLED_TASKS else names
 
-    def _encode(self, source: Any, label_names: list[str] | None) -> Features:
+    def _encode(self, source: Any, label_names: list[str] | None, problem_type: str | None) -> Features:
+        """`source` as the task's rows; `label_names` and `problem_type` (sequence classification) are kept when given
+        (the resumed run's, or the training set's for the evaluation set), else inferred from the data."""
         records = read_records(source)
         o, tok = self.opts, self.tokenizer
         if self.task == SEQUENCE_CLASSIFICATION:
-            problem = self.state.get("problem_type") or (
-                self.train_features.problem_type if hasattr(self, "train_features") else None)
             return encode_text_classification(records, tok, max_seq_length=o.max_seq_length, label_names=label_names,
-                                              problem_type=problem)
+                                              problem_type=problem_type)
         if self.task == TOKEN_CLASSIFICATION:
             return encode_token_classification(records, tok, max_seq_length=o.max_seq_length, label_names=label_names)
         if self.task == QUESTION_ANSWERING:
@@ -218,8 +219,10 @@ class Run:
                     raise ConfigError(f"--eval scores token-classification as entities, but the {tag_error(name)}; "
                                       "rename the tags, or train without --eval")
 
+    @functools.cached_property
     def _fingerprint(self) -> str:
-        """A digest of the training rows: resuming with other data would not continue the same run."""
+        """A digest of the training rows (computed once: every checkpoint records it): resuming with other data would
+        not continue the same run."""
         digest = hashlib.sha256()
         for row in self.train_features.rows:
             for key in sorted(row):
@@ -232,7 +235,7 @@ class Run:
         if not self.state:
             return
         o = self.opts
-        same = {"task": self.task, "fingerprint": self._fingerprint(), "total_steps": self.total_steps,
+        same = {"task": self.task, "fingerprint": self._fingerprint, "total_steps": self.total_steps,
                 "learning_rate": o.learning_rate, "warmup_steps": self.schedule.warmup_steps, "seed": o.seed,
                 "per_device_train_batch_size": o.per_device_train_batch_size,
                 "gradient_accumulation_steps": o.gradient_accumulation_steps, "shuffle": o.shuffle}
@@ -334,7 +337,7 @@ class Run:
                 "backend": o.backend, "total_steps": self.total_steps, "warmup_steps": self.schedule.warmup_steps,
                 "learning_rate": o.learning_rate, "seed": o.seed, "shuffle": o.shuffle,
                 "per_device_train_batch_size": o.per_device_train_batch_size,
-                "gradient_accumulation_steps": o.gradient_accumulation_steps, "fingerprint": self._fingerprint(),
+                "gradient_accumulation_steps": o.gradient_accumulation_steps, "fingerprint": self._fingerprint,
                 "label_names": self.train_features.label_names, "problem_type": self.train_features.problem_type,
                 "metric_for_best_model": self.metric, "best_metric": best,
                 "best_checkpoint": best_path.name if best_path else None, "evals_without_improvement": patience}
