@@ -114,38 +114,53 @@ def head_mask_rows(ops: Ops, c: AlbertConfig, head_mask, dtype: str):
     return [rows[0] if ops.shape(rows)[0] == 1 else rows[i] for i in range(c.num_hidden_layers)]
 
 
-def recomputed_layer(ops: Ops, c: AlbertConfig, p, prefix: str, x, bias, head_mask, drop):
-    """`albert_layer` under `ops.recompute` (gradient checkpointing). The layer's weights are arguments, not closure
-    constants, so frameworks that differentiate only a recomputed function's arguments reach them; the dropout
-    sites restart at the same number when the backward pass runs the layer again, so it draws the same masks."""
-    names = [n for n in p if n.startswith(prefix + ".")]
-    first_site = drop.site
+def layer_dropout_sites(c: AlbertConfig, drop: _Dropout) -> int:
+    """How many dropout sites one `albert_layer` numbers: the attention probabilities and the attention output."""
+    if not drop.training:
+        return 0
+    return sum(1 for rate in (c.attention_probs_dropout_prob, c.hidden_dropout_prob) if rate)
 
-    def run(h, *weights):
-        drop.site = first_site
-        return albert_layer(ops, c, dict(zip(names, weights)), prefix, h, bias, head_mask, False, drop)[0]
 
-    return ops.recompute(run, x, *(p[n] for n in names)), None
+def recomputed_group(ops: Ops, c: AlbertConfig, p, group: int, h, bias, masks, drop):
+    """The `layers_per_group` passes through layer group `group` under `ops.recompute_loop` (gradient
+    checkpointing). The group's weights are arguments, not closure constants, so frameworks that differentiate only
+    a recomputed function's arguments reach them. Pass `i` numbers its dropout sites from `first + i * stride`, the
+    same numbers the plain loop gives, and the same again when the backward pass runs the pass once more."""
+    prefixes = [layer_prefix(group, j) for j in range(c.inner_group_num)]
+    names = [n for n in p if n.startswith(tuple(prefix + "." for prefix in prefixes))]
+    first, stride = drop.site, layer_dropout_sites(c, drop) * c.inner_group_num
+
+    def run(x, i, *weights):
+        drop.site = first + i * stride
+        w = dict(zip(names, weights))
+        for j, prefix in enumerate(prefixes):
+            x = albert_layer(ops, c, w, prefix, x, bias, masks[group * c.layers_per_group + j], False, drop)[0]
+        return x
+
+    h = ops.recompute_loop(run, h, c.layers_per_group, *(p[n] for n in names))
+    drop.site = first + c.layers_per_group * stride
+    return h
 
 
 def encoder(ops: Ops, c: AlbertConfig, p, x, bias, head_mask, output_attentions, output_hidden_states, drop,
             gradient_checkpointing: bool = False):
     """Layer groups as HF runs them: layer i uses group i // (L / G), which runs its inner layers in turn;
     inner layer j of that group reads head-mask row `group * L/G + j` (HF's indexing). With
-    `gradient_checkpointing` (and no attentions asked for), each layer's activations are recomputed in the backward
-    pass: memory for one layer instead of L."""
+    `gradient_checkpointing` (and neither attentions nor hidden states asked for), each group's passes are
+    recomputed in the backward pass: memory for one layer's activations instead of L."""
     h = ops.linear(x, p["albert.encoder.embedding_hidden_mapping_in.weight"],
                    p["albert.encoder.embedding_hidden_mapping_in.bias"])              # [B, S, H]
     masks = head_mask_rows(ops, c, head_mask, ops.dtype_name(h))
+    if gradient_checkpointing and not output_attentions and not output_hidden_states:
+        for group in range(c.num_hidden_groups):
+            h = recomputed_group(ops, c, p, group, h, bias, masks, drop)
+        return h, None, None
     hidden_states, attentions = [h], []
     for i in range(c.num_hidden_layers):
         group = i // c.layers_per_group
         for j in range(c.inner_group_num):
             mask = masks[group * c.layers_per_group + j]
-            if gradient_checkpointing and not output_attentions:
-                h, probs = recomputed_layer(ops, c, p, layer_prefix(group, j), h, bias, mask, drop)
-            else:
-                h, probs = albert_layer(ops, c, p, layer_prefix(group, j), h, bias, mask, output_attentions, drop)
+            h, probs = albert_layer(ops, c, p, layer_prefix(group, j), h, bias, mask, output_attentions, drop)
             attentions.append(probs)
         hidden_states.append(h)
     return h, (tuple(hidden_states) if output_hidden_states else None), \

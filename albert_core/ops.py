@@ -295,6 +295,16 @@ class Ops:
         return fn(*args)
 
     @composite
+    def recompute_loop(self, fn: Any, x: Any, count: int, *weights: Any) -> Any:
+        """`x = fn(x, i, *weights)` for `i` in `range(count)`, each pass under `recompute`: the backward pass keeps
+        only each pass's input and recomputes the rest. `fn` follows `recompute`'s rules, and uses `i` only in
+        arithmetic (a backend may pass it as a traced integer scalar, to run the passes as one compiled loop whose
+        order bounds the memory). The reference body unrolls the loop."""
+        for i in range(count):
+            x = self.recompute(lambda h, *w, i=i: fn(h, i, *w), x, *weights)
+        return x
+
+    @composite
     def cross_entropy(self, logits: Any, labels: Any, ignore_index: int = IGNORE_INDEX) -> Any:
         """Mean negative log-likelihood over the labels that are not `ignore_index` (HF/PyTorch semantics:
         NaN when every label is ignored). logits: [n, classes]; labels: [n] ints."""

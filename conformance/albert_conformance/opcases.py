@@ -76,6 +76,11 @@ def _scaled_sum(x, w):
     """A pure function of two tensors, for the `recompute` case."""
     return x * w * 2.0 + w
 
+
+def _numbered_pass(x, i, w):
+    """A pass of the `recompute_loop` case: `i` (an int, or a backend's integer scalar) enters only arithmetic."""
+    return x * w * 0.5 + w * (i + 1)
+
 def _normal(rng, *shape, scale=1.0):
     return rng.normal(0.0, scale, shape)
 
@@ -200,6 +205,8 @@ def _cases() -> list[OpCase]:
         add(OpCase("activation", name, lambda r, d, name=name: ((name, f(np.linspace(-6.0, 6.0, 49))), {})))
     # recompute takes a function of its tensor arguments; this one uses only the contract's operators.
     add(OpCase("recompute", "affine", lambda r, d: ((_scaled_sum, f(_normal(r, 3, 4)), f(_normal(r, 4))), {})))
+    add(OpCase("recompute_loop", "three-passes", lambda r, d: ((_numbered_pass, f(_normal(r, 3, 4)), 3,
+                                                                f(_normal(r, 4))), {})))
     add(OpCase("attention", "padding-and-masked-row", _attention_args))
     add(OpCase("attention", "head-mask-and-weights", lambda r, d: _attention_args(r, d, head_mask=True)))
     add(OpCase("attention", "length-1", lambda r, d: ((f(_normal(r, 1, 2, 1, 4)), f(_normal(r, 1, 2, 1, 4)),

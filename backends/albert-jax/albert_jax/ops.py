@@ -168,6 +168,13 @@ class JaxOps(Ops):
     def recompute(self, fn, *args):
         return jax.checkpoint(fn)(*args)
 
+    def recompute_loop(self, fn, x, count, *weights):
+        # A scan over checkpointed passes: XLA:CPU schedules an unrolled chain of jax.checkpoint calls so that
+        # every recompute runs early and the step keeps L layers of activations anyway (jax-ml/jax#19822); the
+        # scan's sequential body keeps one.
+        step = jax.checkpoint(lambda h, i, w: fn(h, i, *w))
+        return jax.lax.scan(lambda h, i: (step(h, i, weights), None), x, jnp.arange(count))[0]
+
     def attention(self, q, k, v, bias, head_mask=None, dropout_rate=0.0, rng=None, site=0, need_weights=False):
         dtype = q.dtype
         low = dtype.name in LOW_PRECISION
