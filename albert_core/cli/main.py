@@ -16,7 +16,7 @@ from typing import Any
 
 from ..progress import Progress
 from ..tasks import BASE, TASKS
-from . import finetune
+from . import finetune, pretrain
 from .streams import (
     TASK_COMMANDS,
     UsageError,
@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     _common_pipeline_flags(run)
     finetune.add_parser(sub, _Parser)
+    pretrain.add_parsers(sub)
     return parser
 
 
@@ -324,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("compare", "run", *TASK_COMMANDS):
             _check_model_and_backend(args)
         handler = {"backends": cmd_backends, "compare": cmd_compare, "run": cmd_run, "formats": cmd_formats,
-                   "convert": cmd_convert, "finetune": finetune.cmd_finetune}.get(args.command, cmd_task)
+                   "convert": cmd_convert, "finetune": finetune.cmd_finetune,
+                   **pretrain.HANDLERS}.get(args.command, cmd_task)
         return handler(args)
     except UsageError as exc:
         if show_traceback:

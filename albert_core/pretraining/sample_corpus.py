@@ -1,0 +1,81 @@
+"""A small real-English corpus that every machine with Python has: the standard library's own docstrings, one
+document per module, class or function, one sentence a line. For trying the pretraining commands, for the tests
+and the benchmarks; it changes with the Python version, so numbers measured on it say which Python made it.
+
+    python -m albert_core.pretraining.sample_corpus corpus.txt
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..atomic_files import write_atomically
+
+# Pure-Python modules with long prose docstrings, in a fixed order.
+MODULES = ("argparse", "asyncio", "calendar", "collections", "configparser", "csv", "dataclasses", "datetime",
+           "decimal", "difflib", "email", "enum", "fractions", "functools", "gettext", "heapq", "http.client",
+           "inspect", "ipaddress", "json", "logging", "mailbox", "multiprocessing", "optparse", "pathlib",
+           "pickletools", "pydoc", "random", "shutil", "smtplib", "statistics", "string", "subprocess", "tarfile",
+           "tempfile", "textwrap", "threading", "tkinter", "turtle", "typing", "unittest", "urllib.request",
+           "uuid", "warnings", "zipfile")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def _sentences(doc: str) -> list[str]:
+    out = []
+    for paragraph in doc.split("\n\n"):
+        text = " ".join(paragraph.split())
+        prose = sum(c.isalpha() for c in text) >= len(text) // 2
+        if not text or not prose or paragraph.startswith((" ", "\t")) or text.startswith((">>>", "...")):
+            continue  # code, doctests and tables are not prose
+        out.extend(s for s in _SENTENCE_END.split(text) if len(s.split()) >= 3)
+    return out
+
+
+def documents() -> Iterator[list[str]]:
+    """Each document as its sentences (two or more), in a fixed order."""
+    seen: set[str] = set()
+    for name in MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # e.g. tkinter on a Python built without Tk
+            continue
+        objects = [module] + [obj for _, obj in sorted(vars(module).items())
+                              if (inspect.isclass(obj) or inspect.isfunction(obj))
+                              and getattr(obj, "__module__", "").startswith(name)]
+        for obj in objects:
+            for member in [obj] + ([m for _, m in sorted(vars(obj).items()) if inspect.isfunction(m)]
+                                   if inspect.isclass(obj) else []):
+                with warnings.catch_warnings():  # deprecated aliases (typing.io) warn when read
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    doc = inspect.getdoc(member) or ""
+                if doc in seen:
+                    continue
+                seen.add(doc)
+                sentences = _sentences(doc)
+                if len(sentences) >= 2:
+                    yield sentences
+
+
+def write_sample_corpus(path: str | Path, max_documents: int | None = None) -> Path:
+    """Write the corpus (documents separated by blank lines) to `path`, atomically; returns the path."""
+    docs = []
+    for i, sentences in enumerate(documents()):
+        if max_documents is not None and i >= max_documents:
+            break
+        docs.append("\n".join(sentences))
+    write_atomically(path, ("\n\n".join(docs) + "\n").encode("utf-8"))
+    return Path(path)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m albert_core.pretraining.sample_corpus OUT.txt")
+    out = write_sample_corpus(sys.argv[1])
+    print(f"wrote {out} ({out.stat().st_size} bytes)")
