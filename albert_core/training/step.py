@@ -4,8 +4,13 @@ Everything else (data, batching, the schedule's values, evaluation, metrics, log
 A step receives host NumPy batches that already passed the core's input checks, and runs the framework's loss,
 gradients and optimizer update, compiled where the framework compiles. Its contract:
 
-- AdamW as `torch.optim.AdamW` defines it (decoupled weight decay, bias-corrected moments), weight decay only on
-  the parameters `decays(name)` says (never biases or LayerNorm weights);
+- `options.optimizer` "adamw": AdamW as `torch.optim.AdamW` defines it (decoupled weight decay, bias-corrected
+  moments); "lamb": LAMB, per parameter tensor p with bias-corrected moments m^ and v^ (`optax.lamb`'s form):
+  u = m^ / (sqrt(v^) + eps) + weight_decay * p, then p -= lr * r * u with the trust ratio r = ||p|| / ||u||
+  (1 where either norm is 0). Weight decay, and LAMB's trust ratio, only on the parameters `decays(name)` says
+  (never biases or LayerNorm weights: Google's ALBERT LAMB excludes them from layer adaptation, where
+  `optax.lamb` adapts every tensor; a bias whose gradient is only rounding noise, like attention's key bias,
+  would otherwise take steps of lr * ||p|| in the noise's direction). Both keep the moments under the same names;
 - the learning rate of optimizer step `t` (0-based) is `options.schedule.learning_rate(t)`;
 - one step takes several micro-batches (gradient accumulation) with weights that sum to 1: the step's loss and
   gradient are the weighted sums of the micro-batches' mean losses and gradients, so accumulating k micro-batches
@@ -25,7 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
 from .schedule import LinearSchedule
+
+OPTIMIZERS = ("adamw", "lamb")
 
 
 def decays(name: str) -> bool:
@@ -45,6 +53,11 @@ class OptimizerOptions:
     max_grad_norm: float | None = 1.0
     bf16: bool = False
     gradient_checkpointing: bool = False
+    optimizer: str = "adamw"
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"--optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}; pass one of them")
 
 
 @dataclass(frozen=True)

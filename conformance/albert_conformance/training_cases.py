@@ -52,6 +52,10 @@ TRAINING_TOLERANCES: dict[str, Tolerance] = {
     # bias correction, epsilon in the wrong place, a wrong learning rate. Measured, the worst element used this
     # much of the bound: torch 0.010, JAX 0.014, TensorFlow 0.026.
     "adamw_params": Tolerance(atol=5e-6, rtol=1e-6),
+    # LAMB's step: the same gradient difference moves u by |dg| / (sqrt(v) + eps), and the trust ratio scales the
+    # step to lr * ||p|| / ||u|| * u, so the error stays below AdamW's; its mistakes (no trust ratio: the step
+    # changes by ||p|| / ||u||, often 10x; decay outside the ratio; no bias correction) are as large as AdamW's.
+    "lamb_params": Tolerance(atol=5e-6, rtol=1e-6),
     # AdamW's first moment vs the reference's: linear in the (clipped) gradients, so off by ~|dg| at most.
     "exp_avg": Tolerance(atol=3e-7, rtol=1e-5),
     # The second moment: (1 - beta2) * g^2 summed, off by 2 * (1 - beta2) * |g| * |dg| per step (~1e-9 here).
@@ -153,16 +157,21 @@ def bf16_representable(x: np.ndarray) -> bool:
     return bool(np.all((bits & 0xFFFF) == 0))
 
 
-# --------------------------------------------------------------------------------------------- AdamW reference
+# ----------------------------------------------------------------------------------------- optimizer reference
 @dataclass
-class AdamWReference:
-    """`torch.optim.AdamW` (with HF Trainer's parameter groups and `clip_grad_norm_`) in NumPy float64.
+class OptimizerReference:
+    """`torch.optim.AdamW` (with HF Trainer's parameter groups and `clip_grad_norm_`), or `optax.lamb`, in NumPy
+    float64, as `options.optimizer` says.
 
     For optimizer step t = 1, 2, ... with learning rate lr = schedule.learning_rate(t - 1):
         norm = ||g||_2 over every parameter; if max_grad_norm: g *= min(1, max_grad_norm / (norm + 1e-6))
-        p *= 1 - lr * weight_decay                                  (only where decays(name))
         m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g^2
+      AdamW:
+        p *= 1 - lr * weight_decay                                  (only where decays(name))
         p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+      LAMB, per parameter tensor:
+        u = (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps) + weight_decay * p   (the decay only where decays)
+        p -= lr * r * u,  r = ||p|| / ||u||  (1 where either norm is 0; r = 1 where not decays)
     """
 
     options: OptimizerOptions
@@ -188,6 +197,12 @@ class AdamWReference:
             m = o.adam_beta1 * self.exp_avg.get(name, 0.0) + (1.0 - o.adam_beta1) * grad
             v = o.adam_beta2 * self.exp_avg_sq.get(name, 0.0) + (1.0 - o.adam_beta2) * grad * grad
             self.exp_avg[name], self.exp_avg_sq[name] = m, v
+            if o.optimizer == "lamb":
+                u = (m / c1) / (np.sqrt(v / c2) + o.adam_epsilon) + (o.weight_decay * p if decays(name) else 0.0)
+                p_norm, u_norm = float(np.linalg.norm(p)), float(np.linalg.norm(u))
+                adapted = decays(name) and p_norm > 0 and u_norm > 0
+                out[name] = p - lr * (p_norm / u_norm if adapted else 1.0) * u
+                continue
             new = p * (1.0 - lr * o.weight_decay) if decays(name) else p.copy()
             out[name] = new - (lr / c1) * m / (np.sqrt(v) / np.sqrt(c2) + o.adam_epsilon)
         return out, norm, lr, coefficient < 1.0

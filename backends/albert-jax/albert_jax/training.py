@@ -1,5 +1,5 @@
-"""`JaxTrainStep`: fine-tuning's optimizer step on JAX (optax's adamw, linear schedules and global-norm clipping,
-one jitted gradient function and one jitted update)."""
+"""`JaxTrainStep`: the trainer's optimizer step on JAX (optax's adamw or lamb, linear schedules and global-norm
+clipping, one jitted gradient function and one jitted update)."""
 
 from __future__ import annotations
 
@@ -46,10 +46,17 @@ class Programs:
     def __init__(self, config: AlbertConfig, task: str, options: OptimizerOptions) -> None:
         self.config, self.task, self.options = config, task, options
         self.schedule = optax_schedule(options.schedule)
-        adamw = optax.adamw(self.schedule, b1=options.adam_beta1, b2=options.adam_beta2, eps=options.adam_epsilon,
-                            weight_decay=options.weight_decay, mask=lambda p: {n: decays(n) for n in p})
+        mask = lambda p: {n: decays(n) for n in p}  # noqa: E731
+        if options.optimizer == "lamb":  # optax.lamb's chain, the trust ratio masked as the decay is
+            update = optax.chain(optax.scale_by_adam(options.adam_beta1, options.adam_beta2, options.adam_epsilon),
+                                 optax.add_decayed_weights(options.weight_decay, mask),
+                                 optax.masked(optax.scale_by_trust_ratio(), mask),
+                                 optax.scale_by_learning_rate(self.schedule))
+        else:
+            update = optax.adamw(self.schedule, b1=options.adam_beta1, b2=options.adam_beta2,
+                                 eps=options.adam_epsilon, weight_decay=options.weight_decay, mask=mask)
         clip = optax.clip_by_global_norm(options.max_grad_norm) if options.max_grad_norm else optax.identity()
-        self.tx = optax.chain(clip, adamw)
+        self.tx = optax.chain(clip, update)
         self.grad = jax.jit(jax.value_and_grad(self._loss))
         self.update = jax.jit(self._apply, donate_argnums=(0, 1))
         self.scale = jax.jit(lambda g, w: jax.tree.map(lambda x: w * x, g))

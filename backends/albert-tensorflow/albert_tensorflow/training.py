@@ -1,5 +1,5 @@
-"""`TFTrainStep`: fine-tuning's optimizer step on TensorFlow (torch's AdamW as a native TF update on the model's
-`tf.Variable`s; the gradient and the update each one `tf.function`)."""
+"""`TFTrainStep`: the trainer's optimizer step on TensorFlow (torch's AdamW, or optax's LAMB, as a native TF update
+on the model's `tf.Variable`s; the gradient and the update each one `tf.function`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from .model import AlbertTFModel
 
 
 class AdamW(tf.Module):
-    """`torch.optim.AdamW`'s update in TensorFlow ops, with the moments as `tf.Variable`s beside each parameter.
+    """`torch.optim.AdamW`'s update in TensorFlow ops, with the moments as `tf.Variable`s beside each parameter
+    (or, with `options.optimizer == "lamb"`, `optax.lamb`'s update on the same moments).
 
     Keras's AdamW is not used because it adds epsilon before the second-moment bias correction (Kingma and Ba's
     "epsilon hat"): in its first steps that is epsilon / sqrt(1 - beta2^t), up to 32x torch's and optax's, and
@@ -43,10 +44,20 @@ class AdamW(tf.Module):
         t = tf.cast(self.steps, tf.float32)
         correction1, correction2 = 1.0 - o.adam_beta1 ** t, 1.0 - o.adam_beta2 ** t
         for g, v, m, m2, decayed in zip(grads, variables, self.exp_avg, self.exp_avg_sq, self.decayed):
-            if decayed and o.weight_decay:
-                v.assign(v * (1.0 - lr * o.weight_decay))
             m.assign(o.adam_beta1 * m + (1.0 - o.adam_beta1) * g)
             m2.assign(o.adam_beta2 * m2 + (1.0 - o.adam_beta2) * g * g)
+            if o.optimizer == "lamb":  # decay inside the update, then the trust ratio (both only where decayed)
+                update = (m / correction1) / (tf.sqrt(m2 / correction2) + o.adam_epsilon)
+                if not decayed:
+                    v.assign_sub(lr * update)
+                    continue
+                update += o.weight_decay * v
+                p_norm, u_norm = tf.norm(v), tf.norm(update)
+                trust = tf.where((p_norm > 0.0) & (u_norm > 0.0), p_norm / u_norm, 1.0)
+                v.assign_sub(lr * trust * update)
+                continue
+            if decayed and o.weight_decay:
+                v.assign(v * (1.0 - lr * o.weight_decay))
             v.assign_sub((lr / correction1) * m / (tf.sqrt(m2) / tf.sqrt(correction2) + o.adam_epsilon))
         return lr
 

@@ -1,4 +1,5 @@
-"""`TorchTrainStep`: fine-tuning's optimizer step on PyTorch (`torch.optim.AdamW` with a `LambdaLR` schedule)."""
+"""`TorchTrainStep`: the trainer's optimizer step on PyTorch (`torch.optim.AdamW`, or `Lamb`, with a `LambdaLR`
+schedule)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import torch
 from albert_core.model import forward
 from albert_core.training.step import MOMENT_KEYS, OptimizerOptions, StepResult, TrainStep, decays, moment_key
 
+from .lamb import Lamb
 from .model import AlbertTorchModel
 
 
 class TorchTrainStep(TrainStep):
-    """AdamW on the model's parameters in place; see `albert_core.training.step` for the contract."""
+    """AdamW or LAMB on the model's parameters in place; see `albert_core.training.step` for the contract."""
 
     def __init__(self, model: AlbertTorchModel, options: OptimizerOptions) -> None:
         super().__init__(model, options)
@@ -23,8 +25,11 @@ class TorchTrainStep(TrainStep):
             p.requires_grad_(True)
         groups = [{"params": [p for n, p in self.params.items() if decays(n)], "weight_decay": options.weight_decay},
                   {"params": [p for n, p in self.params.items() if not decays(n)], "weight_decay": 0.0}]
-        self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=options.schedule.peak,
-                                           betas=(options.adam_beta1, options.adam_beta2), eps=options.adam_epsilon)
+        if options.optimizer == "lamb":
+            groups[0]["trust_ratio"], groups[1]["trust_ratio"] = True, False
+        kind = Lamb if options.optimizer == "lamb" else torch.optim.AdamW
+        self.optimizer = kind([g for g in groups if g["params"]], lr=options.schedule.peak,
+                              betas=(options.adam_beta1, options.adam_beta2), eps=options.adam_epsilon)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, options.schedule.factor)
         self._steps = 0
 

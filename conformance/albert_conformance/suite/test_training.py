@@ -33,7 +33,7 @@ from albert_conformance.training_cases import (
     TOKEN_CLASSIFICATION,
     TRAINING_TOLERANCES,
     WEIGHT_DECAY,
-    AdamWReference,
+    OptimizerReference,
     bf16_representable,
     docstring_records,
     expected_state_keys,
@@ -178,7 +178,7 @@ def test_adamw_step_matches_numpy_reference(trajectory: Trajectory) -> None:
     """Each of the first 3 steps (bias corrections t = 1, 2, 3; learning rates 0, p/3, 2p/3) against AdamW in
     float64 from the same parameters with the backend's `loss_and_grads` gradient: the parameters, both moments
     (so the clipping, which AdamW's first update nearly hides, shows), the reported loss, norm and rate."""
-    run, reference = trajectory, AdamWReference(OPTIONS)
+    run, reference = trajectory, OptimizerReference(OPTIONS)
     used: dict[str, float] = collections.defaultdict(float)
     clipped = []
     for t in range(CHECKED_STEPS):
