@@ -59,6 +59,10 @@ def __getattr__(name: str):
         from .training import options, trainer
 
         return trainer.finetune if name == "finetune" else options.TrainingOptions
+    if name == "pretrain":
+        from .pretraining import trainer as pretraining_trainer
+
+        return pretraining_trainer.pretrain
     raise AttributeError(f"module 'albert_core' has no attribute {name!r}")
 
 
@@ -66,7 +70,7 @@ __all__ = [
     "PRESETS", "TASKS", "AlbertConfig", "AlbertError", "AlbertModel", "AlbertTokenizer", "Backend", "BackendError",
     "Checkpoint", "CheckpointError", "ConfigError", "DataError", "FormatError", "InputError", "InputTypeError",
     "LoadInfo", "LoadedModel", "ModelOutput", "Ops", "OpsModel", "PluginError", "TokenizerError", "TokenizerTypeError",
-    "TrainingError", "TrainingOptions", "finetune",
+    "TrainingError", "TrainingOptions", "finetune", "pretrain",
     "available_backends", "get_backend", "hookimpl", "init_params", "load", "param_table", "pipeline",
     "random_checkpoint", "save",
 ]

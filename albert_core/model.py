@@ -12,7 +12,7 @@ import numpy as np
 
 from .config import AlbertConfig
 from .layout import layer_prefix
-from .ops import LOW_PRECISION, MASK_FILL, Ops
+from .ops import IGNORE_INDEX, LOW_PRECISION, MASK_FILL, Ops
 from .tasks import (
     BASE,
     MASKED_LM,
@@ -277,6 +277,28 @@ def compute_loss(ops: Ops, c: AlbertConfig, task: str, out: ModelOutput, *, labe
     if task == MULTIPLE_CHOICE:
         return ops.cross_entropy(logits, ops.reshape(labels, (-1,)))
     return classification_loss(ops, c, logits, labels)
+
+
+def _accuracy(ops: Ops, logits, labels):
+    """Share of the labelled rows (labels != -100) whose label has the largest logit (ties count as right)."""
+    keep = ops.not_equal(labels, IGNORE_INDEX)
+    picked = ops.take_along_axis(logits, ops.where(keep, labels, 0))                   # [n]
+    wrong = ops.cast(ops.not_equal(ops.max(logits, axis=-1), picked), "float32")
+    weight = ops.cast(keep, "float32")
+    return 1.0 - ops.sum(wrong * weight) / ops.sum(weight)
+
+
+def loss_terms(ops: Ops, c: AlbertConfig, task: str, out: ModelOutput, *, labels=None, sentence_order_label=None,
+               **_: Any) -> dict[str, Any]:
+    """The named parts of a task's training loss that a run logs beside it (scalars): for pretraining `mlm_loss`,
+    `sop_loss` (their sum is `loss`), `mlm_accuracy` and `sop_accuracy`; nothing for the other tasks."""
+    if task != PRETRAINING or labels is None or sentence_order_label is None:
+        return {}
+    logits = ops.cast(ops.reshape(out["prediction_logits"], (-1, c.vocab_size)), "float32")
+    sop_logits = ops.cast(out["sop_logits"], "float32")
+    tokens, order = ops.reshape(labels, (-1,)), ops.reshape(sentence_order_label, (-1,))
+    return {"mlm_loss": ops.cross_entropy(logits, tokens), "sop_loss": ops.cross_entropy(sop_logits, order),
+            "mlm_accuracy": _accuracy(ops, logits, tokens), "sop_accuracy": _accuracy(ops, sop_logits, order)}
 
 
 def classification_loss(ops: Ops, c: AlbertConfig, logits, labels):

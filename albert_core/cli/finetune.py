@@ -36,6 +36,7 @@ HELP = {
     "progress": "no progress bar even on a terminal",
     "bf16": "bfloat16 compute, float32 master weights and optimizer state",
     "gradient_checkpointing": "recompute each layer in the backward pass (less memory, more time)",
+    "optimizer": "adamw or lamb",
 }
 
 
@@ -54,9 +55,21 @@ def add_parser(sub: Any, parser_class: type) -> argparse.ArgumentParser:
     p = sub.add_parser("finetune", help="fine-tune a model on your data, on any training backend",
                        description="Fine-tune ALBERT on JSON-lines or CSV data; writes checkpoints, log.jsonl and "
                                    "the final model (an HF folder) to --output. See docs/finetuning.md.")
+    add_option_flags(p)
+    return p
+
+
+def add_option_flags(p: argparse.ArgumentParser, *, exclude: tuple[str, ...] = (),
+                     defaults: dict[str, Any] | None = None, flags: dict[str, str] | None = None,
+                     helps: dict[str, str] | None = None) -> None:
+    """A flag for every `TrainingOptions` field but `exclude`, with `defaults`, `flags` and `helps` in place of the
+    field's default, flag name and help; and `--json`."""
+    defaults, flags, helps = defaults or {}, {**RENAMED, **(flags or {})}, {**HELP, **(helps or {})}
     for field in dataclasses.fields(TrainingOptions):
+        if field.name in exclude:
+            continue
         name, kind = field.name, _kind(field)
-        help_text = HELP.get(name, "")
+        help_text = helps.get(name, "")
         if name in NEGATED:
             p.add_argument(NEGATED[name], dest=name, action="store_false", help=help_text)
             p.set_defaults(**{name: field.default if name != "progress" else None})
@@ -65,28 +78,35 @@ def add_parser(sub: Any, parser_class: type) -> argparse.ArgumentParser:
         elif kind is bool:
             p.add_argument(f"--{name.replace('_', '-')}", dest=name, action="store_true", help=help_text)
         else:
-            flag = RENAMED.get(name, f"--{name.replace('_', '-')}")
-            default = None if field.default is dataclasses.MISSING else field.default
+            flag = flags.get(name, f"--{name.replace('_', '-')}")
+            default = defaults.get(name, None if field.default is dataclasses.MISSING else field.default)
             shown = f" (default {default})" if default is not None and name not in REQUIRED else ""
             p.add_argument(flag, dest=name, type=kind, default=default, required=name in REQUIRED,
-                           help=help_text + shown)
+                           metavar=flag[2:].upper().replace("-", "_"), help=help_text + shown)
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    return p
 
 
-def cmd_finetune(args: Any) -> int:
-    from ..training.trainer import finetune
-
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainingOptions)}
+def options_from(args: Any, **fixed: Any) -> TrainingOptions:
+    """The `TrainingOptions` of parsed flags (`fixed`: the fields a command has no flag for)."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainingOptions) if hasattr(args, f.name)}
     if values["progress"] is not False:
         values["progress"] = None  # automatic: a bar when stderr is a terminal
-    result = finetune(TrainingOptions(**values))
+    return TrainingOptions(**{**values, **fixed})
+
+
+def print_result(result: Any, as_json: bool) -> int:
     summary = {"output_dir": str(result.output_dir), "global_step": result.global_step,
                "best_checkpoint": str(result.best_checkpoint) if result.best_checkpoint else None,
                **{f"eval_{k}": v for k, v in result.metrics.items()}}
-    if args.json:
+    if as_json:
         print(json.dumps(summary))
     else:
         for key, value in summary.items():
             print(f"{key}: {value}")
     return 0
+
+
+def cmd_finetune(args: Any) -> int:
+    from ..training.trainer import finetune
+
+    return print_result(finetune(options_from(args)), args.json)

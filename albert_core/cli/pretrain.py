@@ -9,6 +9,13 @@ import json
 from typing import Any
 
 from ..pretraining.builder import DataOptions
+from ..pretraining.trainer import PRETRAINING_DEFAULTS
+from ..tasks import PRETRAINING
+from .finetune import add_option_flags, options_from, print_result
+
+# Fine-tuning's options that do not apply to pretraining (no labels, no evaluation set, data already masked).
+NOT_FOR_PRETRAINING = ("task", "eval", "per_device_eval_batch_size", "doc_stride", "max_answer_length",
+                       "mlm_probability", "eval_steps", "metric_for_best_model", "early_stopping_patience")
 
 DATA_HELP = {
     "max_seq_length": "tokens per instance, [CLS] and [SEP]s included",
@@ -54,6 +61,20 @@ def add_parsers(sub: Any) -> None:
     d.add_argument("--no-progress", action="store_true", help="no progress line even on a terminal")
     d.add_argument("--json", action="store_true", help="print the statistics as one JSON object")
 
+    t = sub.add_parser("pretrain", help="pretrain on 'albert pretrain-data' output (MLM + SOP, LAMB), any backend",
+                       description="Pretrain ALBERT's pretraining head from a config (or continue a model) on a "
+                                   "data folder; writes checkpoints, log.jsonl (loss, mlm_loss, sop_loss, "
+                                   "mlm_accuracy, sop_accuracy) and the final model to --output. See "
+                                   "docs/pretraining.md.")
+    add_option_flags(t, exclude=NOT_FOR_PRETRAINING, defaults=PRETRAINING_DEFAULTS,
+                     flags={"train": "--data", "model": "--config"},
+                     helps={"train": "data folder written by 'albert pretrain-data'",
+                            "model": "a preset (albert-base-v2, ...), tiny, a config.json, or a model folder to "
+                                     "continue; a preset's vocabulary size follows the data",
+                            "tokenizer": "spiece.model (default: the data folder's tokenizer)",
+                            "max_seq_length": "must be the data's (default: the data's)",
+                            "optimizer": "lamb (the paper's) or adamw"})
+
 
 def cmd_vocab(args: argparse.Namespace) -> int:
     from ..pretraining.vocab import train_vocab
@@ -80,4 +101,10 @@ def cmd_pretrain_data(args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {"vocab": cmd_vocab, "pretrain-data": cmd_pretrain_data}
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from ..pretraining.trainer import pretrain
+
+    return print_result(pretrain(options_from(args, task=PRETRAINING)), args.json)
+
+
+HANDLERS = {"vocab": cmd_vocab, "pretrain-data": cmd_pretrain_data, "pretrain": cmd_pretrain}

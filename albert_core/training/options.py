@@ -15,13 +15,16 @@ from ..tasks import (
     FILL_MASK,
     MASKED_LM,
     MULTIPLE_CHOICE,
+    PRETRAINING,
     QUESTION_ANSWERING,
     SEQUENCE_CLASSIFICATION,
     TEXT_CLASSIFICATION,
     TOKEN_CLASSIFICATION,
 )
+from .step import check_optimizer
 
-# What `--task` accepts (HF's pipeline names, and the model task names) -> the model task it trains.
+# What `--task` accepts (HF's pipeline names, and the model task names) -> the model task it trains; the trainer
+# also runs pretraining (`albert_core.pretraining.trainer`).
 FINETUNE_TASKS = {TEXT_CLASSIFICATION: SEQUENCE_CLASSIFICATION, SEQUENCE_CLASSIFICATION: SEQUENCE_CLASSIFICATION,
                   TOKEN_CLASSIFICATION: TOKEN_CLASSIFICATION, QUESTION_ANSWERING: QUESTION_ANSWERING,
                   MULTIPLE_CHOICE: MULTIPLE_CHOICE, FILL_MASK: MASKED_LM, MASKED_LM: MASKED_LM}
@@ -52,6 +55,7 @@ class TrainingOptions:
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
+    optimizer: str = "adamw"  # or "lamb"
     max_grad_norm: float | None = 1.0  # None or 0: no clipping
     max_seq_length: int | None = None  # None: 384 for question answering (HF's run_qa), else 128 (run_glue)
     doc_stride: int = 128
@@ -79,13 +83,13 @@ class TrainingOptions:
 
     @property
     def model_task(self) -> str:
-        return FINETUNE_TASKS[self.task]
+        return PRETRAINING if self.task == PRETRAINING else FINETUNE_TASKS[self.task]
 
     def replace(self, **changes: Any) -> TrainingOptions:
         return dataclasses.replace(self, **changes)
 
     def check(self) -> None:
-        if self.task not in FINETUNE_TASKS:
+        if self.task not in FINETUNE_TASKS and self.task != PRETRAINING:
             raise ConfigError(f"--task {self.task!r} cannot be fine-tuned; use one of {sorted(FINETUNE_TASKS)}")
         if not isinstance(self.output_dir, (str, os.PathLike)) or not str(self.output_dir):
             raise ConfigError(f"--output must be a folder path, got {self.output_dir!r}")
@@ -106,9 +110,11 @@ class TrainingOptions:
         _number("adam_beta1", self.adam_beta1, low=0.0, high=1.0, high_open=True)
         _number("adam_beta2", self.adam_beta2, low=0.0, high=1.0, high_open=True)
         _number("adam_epsilon", self.adam_epsilon, low=0.0)
+        check_optimizer(self.optimizer)
         if self.max_grad_norm is not None:
             _number("max_grad_norm", self.max_grad_norm, low=0.0)
-        _integer("max_seq_length", self.max_seq_length, low=8, high=512)
+        if self.max_seq_length is not None or self.task != PRETRAINING:  # pretraining: the data's length
+            _integer("max_seq_length", self.max_seq_length, low=8, high=512)
         _integer("doc_stride", self.doc_stride, low=1)
         _integer("max_answer_length", self.max_answer_length, low=1)
         _number("mlm_probability", self.mlm_probability, low=0.0, high=1.0, low_open=True)

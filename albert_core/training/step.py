@@ -16,6 +16,8 @@ gradients and optimizer update, compiled where the framework compiles. Its contr
   gradient are the weighted sums of the micro-batches' mean losses and gradients, so accumulating k micro-batches
   equals one batch of all their rows;
 - the global gradient norm (before clipping) is reported, and gradients are clipped to `max_grad_norm` when set;
+- the step also reports `albert_core.model.loss_terms` of each micro-batch's training-mode output (for
+  pretraining: `mlm_loss`, `sop_loss`, `mlm_accuracy`, `sop_accuracy`), weighted like the loss, as host floats;
 - `bf16`: the forward and backward run in bfloat16 on bfloat16 copies of the float32 master weights, whose
   gradients, optimizer moments and updates stay float32;
 - optimizer moments travel between backends as float32 host arrays under the parameters' HF names, in HF's layout
@@ -25,7 +27,7 @@ gradients and optimizer update, compiled where the framework compiles. Its contr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,6 +36,11 @@ from ..errors import ConfigError
 from .schedule import LinearSchedule
 
 OPTIMIZERS = ("adamw", "lamb")
+
+
+def check_optimizer(name: Any) -> None:
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"--optimizer {name!r} is not one of {', '.join(OPTIMIZERS)}; pass one of them")
 
 
 def decays(name: str) -> bool:
@@ -56,18 +63,24 @@ class OptimizerOptions:
     optimizer: str = "adamw"
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"--optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}; pass one of them")
+        check_optimizer(self.optimizer)
 
 
 @dataclass(frozen=True)
 class StepResult:
-    """What one optimizer step reports: the weighted loss, the global gradient norm before clipping, and the
-    learning rate the update used."""
+    """What one optimizer step reports: the weighted loss, the global gradient norm before clipping, the learning
+    rate the update used, and the weighted `loss_terms` (empty for the fine-tuning tasks)."""
 
     loss: float
     grad_norm: float
     learning_rate: float
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def add_weighted(total: dict[str, float], terms: dict[str, Any], weight: float) -> None:
+    """`total[name] += weight * terms[name]` for a micro-batch's `loss_terms` (0-d tensors of any framework)."""
+    for name, value in terms.items():
+        total[name] = total.get(name, 0.0) + weight * float(value)
 
 
 MOMENT_KEYS = ("exp_avg", "exp_avg_sq")  # torch.optim.AdamW's names for the first and second moments

@@ -26,6 +26,7 @@ from ..progress import Progress
 from ..tasks import (
     MASKED_LM,
     MULTIPLE_CHOICE,
+    PRETRAINING,
     QUESTION_ANSWERING,
     SEQUENCE_CLASSIFICATION,
     TOKEN_CLASSIFICATION,
@@ -79,6 +80,8 @@ def finetune(options: TrainingOptions | None = None, **kwargs: Any) -> TrainResu
     opts = options if options is not None else TrainingOptions(**kwargs)
     if options is not None and kwargs:
         opts = options.replace(**kwargs)
+    if opts.task == PRETRAINING:
+        raise ConfigError("finetune() does not pretrain; use albert_core.pretrain() or 'albert pretrain'")
     return Run(opts).train()
 
 
@@ -93,11 +96,27 @@ class Run:
         if self.resume_from is None:
             self._check_output_dir()
         self._check_backend()
-        source = self.resume_from or opts.model
-        self.checkpoint = open_source(source)
+        self.task = opts.model_task
+        self._prepare()
+        steps = self.batches.steps_per_epoch
+        self.total_steps = opts.max_steps if opts.max_steps > 0 else math.ceil(opts.num_train_epochs * steps)
+        warmup = warmup_steps_for(self.total_steps, opts.warmup_steps, opts.warmup_ratio)
+        if warmup > self.total_steps:
+            raise ConfigError(f"--warmup-steps {opts.warmup_steps} is more than the run's {self.total_steps} optimizer "
+                              "steps; pass at most that, or a --warmup-ratio in [0, 1]")
+        self.schedule = LinearSchedule(opts.learning_rate, warmup, self.total_steps)
+        self.metric = self._default_metric()
+        self._check_resume()
+
+    # ------------------------------------------------------------------------------------------------ set-up
+    def _prepare(self) -> None:
+        """The model source, tokenizer, data and config of the run (`checkpoint`, `tokenizer_file`, `tokenizer`,
+        `train_features`, `eval_features`, `config`, `batches`, `eval_batches`): fine-tuning's; pretraining has its
+        own."""
+        opts = self.opts
+        self.checkpoint = open_source(self.resume_from or opts.model)
         self.tokenizer_file = self._tokenizer_file()
         self.tokenizer = AlbertTokenizer(str(self.tokenizer_file))
-        self.task = opts.model_task
         self.train_features = self._encode(opts.train, self._given_labels(), self.state.get("problem_type"))
         self.eval_features = (self._encode(opts.eval, self.train_features.label_names,
                                            self.train_features.problem_type) if opts.eval is not None else None)
@@ -113,18 +132,11 @@ class Run:
             self.eval_batches = Batches(self.eval_features, batch_size=opts.per_device_eval_batch_size,
                                         accumulation=1, seed=opts.seed, shuffle=False,
                                         max_length=opts.max_seq_length, masking=masking)
-        steps = self.batches.steps_per_epoch
-        self.total_steps = opts.max_steps if opts.max_steps > 0 else math.ceil(opts.num_train_epochs * steps)
-        warmup = warmup_steps_for(self.total_steps, opts.warmup_steps, opts.warmup_ratio)
-        if warmup > self.total_steps:
-            raise ConfigError(f"--warmup-steps {opts.warmup_steps} is more than the run's {self.total_steps} optimizer "
-                              "steps; pass at most that, or a --warmup-ratio in [0, 1]")
-        self.schedule = LinearSchedule(opts.learning_rate, warmup, self.total_steps)
-        self.metric = opts.metric_for_best_model or (REGRESSION_METRIC if self.train_features.problem_type ==
-                                                     "regression" else DEFAULT_METRIC[self.task])
-        self._check_resume()
 
-    # ------------------------------------------------------------------------------------------------ set-up
+    def _default_metric(self) -> str:
+        return self.opts.metric_for_best_model or (REGRESSION_METRIC if self.train_features.problem_type ==
+                                                   "regression" else DEFAULT_METRIC[self.task])
+
     def _check_output_dir(self) -> None:
         """A new run writes into an empty (or new) folder only: never over another run, a model or other files."""
         out = self.output_dir
@@ -235,10 +247,12 @@ class Run:
         if not self.state:
             return
         o = self.opts
+        self.state.setdefault("optimizer", "adamw")  # checkpoints written before LAMB existed
         same = {"task": self.task, "fingerprint": self._fingerprint, "total_steps": self.total_steps,
                 "learning_rate": o.learning_rate, "warmup_steps": self.schedule.warmup_steps, "seed": o.seed,
                 "per_device_train_batch_size": o.per_device_train_batch_size,
-                "gradient_accumulation_steps": o.gradient_accumulation_steps, "shuffle": o.shuffle}
+                "gradient_accumulation_steps": o.gradient_accumulation_steps, "shuffle": o.shuffle,
+                "optimizer": o.optimizer}
         changed = {k: (self.state.get(k), v) for k, v in same.items() if self.state.get(k) != v}
         if changed:
             names = {"fingerprint": "the training data (its digest)"}
@@ -257,7 +271,7 @@ class Run:
         step = backend.train_step(model, OptimizerOptions(
             self.schedule, weight_decay=o.weight_decay, adam_beta1=o.adam_beta1, adam_beta2=o.adam_beta2,
             adam_epsilon=o.adam_epsilon, max_grad_norm=o.max_grad_norm or None, bf16=o.bf16,
-            gradient_checkpointing=o.gradient_checkpointing))
+            gradient_checkpointing=o.gradient_checkpointing, optimizer=o.optimizer))
         start = int(self.state.get("step", 0))
         if self.resume_from is not None:
             step.load_optimizer_state(int(self.state["optimizer_steps"]), read_optimizer_state(self.resume_from))
@@ -266,7 +280,7 @@ class Run:
         best_path = self.resume_from.parent / Path(best_path).name if best_path and self.resume_from else None
         patience = int(self.state.get("evals_without_improvement", 0))
         progress = Progress(self.total_steps - start, enabled=o.progress)
-        window, last_metrics, began = [], {}, time.monotonic()
+        window, terms, last_metrics, began = [], {}, {}, time.monotonic()
         global_step = start
         for global_step in range(start, self.total_steps):
             micro, weights = self.batches.step(global_step)
@@ -277,14 +291,16 @@ class Run:
                 raise self._diverged(global_step + 1, result.loss, result.grad_norm)
             done = global_step + 1
             window.append(result.loss)
+            for name, value in result.metrics.items():
+                terms.setdefault(name, []).append(value)
             rate = (done - start) / max(1e-9, time.monotonic() - began)
             progress.update(1, f"loss {np.mean(window):.4f} {rate:.2f} steps/s")
             last = done == self.total_steps
             if done % o.logging_steps == 0 or last:
                 log.write({"step": done, "epoch": round(done / self.batches.steps_per_epoch, 4),
-                           "loss": float(np.mean(window)), "learning_rate": result.learning_rate,
-                           "grad_norm": result.grad_norm})
-                window = []
+                           "loss": float(np.mean(window)), **{k: float(np.mean(v)) for k, v in terms.items()},
+                           "learning_rate": result.learning_rate, "grad_norm": result.grad_norm})
+                window, terms = [], {}
             evaluating = self.eval_batches is not None and ((o.eval_steps and done % o.eval_steps == 0) or last)
             saving = (o.save_steps and done % o.save_steps == 0) or last
             improved = False
@@ -316,6 +332,10 @@ class Run:
         return TrainResult(self.output_dir, global_step + 1 if self.total_steps > start else start, last_metrics,
                            best_path, log.records)
 
+    def _data_state(self) -> dict[str, Any]:
+        """What a resumed run must reuse of this run's data: the label names and problem type."""
+        return {"label_names": self.train_features.label_names, "problem_type": self.train_features.problem_type}
+
     def _diverged(self, step: int, loss: float, grad_norm: float) -> TrainingError:
         o, kept = self.opts, checkpoint_folders(self.output_dir)
         advice = [f"a lower --learning-rate than {o.learning_rate:g}"]
@@ -338,6 +358,6 @@ class Run:
                 "learning_rate": o.learning_rate, "seed": o.seed, "shuffle": o.shuffle,
                 "per_device_train_batch_size": o.per_device_train_batch_size,
                 "gradient_accumulation_steps": o.gradient_accumulation_steps, "fingerprint": self._fingerprint,
-                "label_names": self.train_features.label_names, "problem_type": self.train_features.problem_type,
-                "metric_for_best_model": self.metric, "best_metric": best,
+                "optimizer": o.optimizer, **self._data_state(), "metric_for_best_model": self.metric,
+                "best_metric": best,
                 "best_checkpoint": best_path.name if best_path else None, "evals_without_improvement": patience}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import transformers
+from conftest import SPIECE_MODEL
 
 from albert_core.pretraining.sample_corpus import write_sample_corpus
 from albert_core.pretraining.vocab import train_vocab
@@ -99,3 +100,96 @@ def test_torch_and_tensorflow_lamb_match_optax(adapt_all):
                                            err_msg=f"{who} step {t}: {name}")
     moved = np.abs(want[-1]["dense.weight"] - params["dense.weight"]).max()
     assert moved > 1e-3 and np.abs(want[-1]["zero.weight"]).max() > 0  # the steps did something, the zero moved
+
+
+# ------------------------------------------------------------------------------------------------ pretraining
+STEPS = 10
+PRETRAIN = dict(max_steps=STEPS, learning_rate=2e-3, warmup_steps=2, per_device_train_batch_size=4, dropout=0.0,
+                seed=3, logging_steps=1, save_steps=STEPS, plot=False, progress=False)
+HF_PRETRAIN_CONFIG = dict(vocab_size=30000, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                          num_attention_heads=2, intermediate_size=37, max_position_embeddings=64,
+                          hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0,
+                          initializer_range=0.1)
+TERMS = ("loss", "mlm_loss", "sop_loss")
+
+
+@pytest.fixture(scope="module")
+def pretraining(tmp_path_factory):
+    """One data folder (real text, the official vocabulary), one HF `AlbertForPreTraining` folder, our 10-step runs
+    on every backend and HF's class trained on the same batches with the same LAMB."""
+    import torch
+
+    from albert_core.pretraining.builder import DataOptions, build_pretraining_data
+    from albert_core.pretraining.trainer import pretrain
+
+    root = tmp_path_factory.mktemp("pretraining")
+    corpus = write_sample_corpus(root / "corpus.txt", max_documents=150)
+    build_pretraining_data(corpus, tokenizer=SPIECE_MODEL, output_dir=root / "data", workers=1,
+                           options=DataOptions(max_seq_length=64, dupe_factor=1))
+    torch.manual_seed(0)
+    model = transformers.AlbertForPreTraining(transformers.AlbertConfig(**HF_PRETRAIN_CONFIG,
+                                                                        attn_implementation="eager"))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    model.save_pretrained(root / "hf", safe_serialization=True)
+    runs = {}
+    for backend in ("torch", "jax", "tensorflow"):
+        result = pretrain(train=str(root / "data"), model=str(root / "hf"), output_dir=str(root / backend),
+                          backend=backend, **PRETRAIN)
+        runs[backend] = {term: np.array([r[term] for r in result.log if term in r]) for term in TERMS}
+    runs["hf"] = _train_hf_pretraining(root)
+    return runs
+
+
+def _train_hf_pretraining(root):
+    """HF's `AlbertForPreTraining` from the same folder on the trainer's own batches, with albert-torch's LAMB
+    (PyTorch has none; it matches optax's, above) in the trainer's parameter groups, HF's linear schedule with
+    warmup and `clip_grad_norm_`; the MLM and SOP terms from its logits."""
+    import torch
+    import torch.nn.functional as F
+    from albert_torch.lamb import Lamb
+
+    from albert_core.pretraining.trainer import PRETRAINING_DEFAULTS, PretrainRun
+    from albert_core.training.options import TrainingOptions
+    from albert_core.training.step import decays
+
+    opts = TrainingOptions(task="pretraining", train=str(root / "data"), model=str(root / "hf"),
+                           output_dir=str(root / "hf-run"), **{**PRETRAINING_DEFAULTS, **PRETRAIN})
+    run = PretrainRun(opts)
+    model = transformers.AlbertForPreTraining.from_pretrained(root / "hf", attn_implementation="eager")
+    model.train()
+    named = list(model.named_parameters())
+    optimizer = Lamb([{"params": [p for n, p in named if decays(n)], "weight_decay": opts.weight_decay},
+                      {"params": [p for n, p in named if not decays(n)], "weight_decay": 0.0, "trust_ratio": False}],
+                     lr=opts.learning_rate, eps=opts.adam_epsilon)
+    schedule = transformers.get_linear_schedule_with_warmup(optimizer, opts.warmup_steps, run.total_steps)
+    out = {term: [] for term in TERMS}
+    for k in range(run.total_steps):
+        (batch,), _ = run.batches.step(k)
+        optimizer.zero_grad()
+        native = {n: torch.as_tensor(v) for n, v in batch.items()}
+        result = model(**native)
+        mlm = F.cross_entropy(result.prediction_logits.reshape(-1, 30000), native["labels"].reshape(-1))
+        sop = F.cross_entropy(result.sop_logits, native["sentence_order_label"])
+        result.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), opts.max_grad_norm)
+        optimizer.step()
+        schedule.step()
+        for term, value in zip(TERMS, (result.loss, mlm, sop)):
+            out[term].append(float(value.detach()))
+    return {term: np.array(v) for term, v in out.items()}
+
+
+def test_pretraining_steps_agree_across_backends_and_with_hf(pretraining):
+    """Per step, `loss`, `mlm_loss` and `sop_loss` of torch, jax and tensorflow within 1e-4 (relative) of each other
+    and within 1e-5 of HF's class on the same batches with the same optimizer."""
+    want = pretraining["hf"]
+    assert len(want["loss"]) == STEPS and want["mlm_loss"][-1] < want["mlm_loss"][0]  # the steps learn something
+    for backend in ("torch", "jax", "tensorflow"):
+        for term in TERMS:
+            got = pretraining[backend][term]
+            assert got.shape == (STEPS,), (backend, term, got.shape)
+            np.testing.assert_allclose(got, want[term], rtol=1e-5, err_msg=f"{backend} {term} vs HF")
+            np.testing.assert_allclose(got, pretraining["torch"][term], rtol=1e-4, err_msg=f"{backend} {term}")
+    np.testing.assert_allclose(want["mlm_loss"] + want["sop_loss"], want["loss"], rtol=1e-6)

@@ -14,9 +14,17 @@ import optax
 
 from albert_core.config import AlbertConfig
 from albert_core.layout import hf_layout
-from albert_core.model import forward
+from albert_core.model import forward, loss_terms
 from albert_core.training.schedule import LinearSchedule
-from albert_core.training.step import MOMENT_KEYS, OptimizerOptions, StepResult, TrainStep, decays, moment_key
+from albert_core.training.step import (
+    MOMENT_KEYS,
+    OptimizerOptions,
+    StepResult,
+    TrainStep,
+    add_weighted,
+    decays,
+    moment_key,
+)
 
 from .model import OPS, AlbertJaxModel
 
@@ -57,7 +65,7 @@ class Programs:
                                  eps=options.adam_epsilon, weight_decay=options.weight_decay, mask=mask)
         clip = optax.clip_by_global_norm(options.max_grad_norm) if options.max_grad_norm else optax.identity()
         self.tx = optax.chain(clip, update)
-        self.grad = jax.jit(jax.value_and_grad(self._loss))
+        self.grad = jax.jit(jax.value_and_grad(self._loss, has_aux=True))
         self.update = jax.jit(self._apply, donate_argnums=(0, 1))
         self.scale = jax.jit(lambda g, w: jax.tree.map(lambda x: w * x, g))
         self.accumulate = jax.jit(lambda acc, g, w: jax.tree.map(lambda a, b: a + w * b, acc, g))
@@ -66,8 +74,9 @@ class Programs:
         if self.options.bf16:  # bf16 copies for the compute; gradients flow back to the float32 masters
             params = jax.tree.map(lambda p: p.astype(jnp.bfloat16), params)
         # The core reads HF's [out, in] layout; under jit, XLA folds each kernel's transpose into its matmul.
-        return forward(OPS, self.config, self.task, hf_layout(params, jnp.transpose), **batch, training=True, rng=rng,
-                       gradient_checkpointing=self.options.gradient_checkpointing)["loss"]
+        out = forward(OPS, self.config, self.task, hf_layout(params, jnp.transpose), **batch, training=True, rng=rng,
+                      gradient_checkpointing=self.options.gradient_checkpointing)
+        return out["loss"], loss_terms(OPS, self.config, self.task, out, **batch)
 
     def _apply(self, params, opt_state, grads):
         norm = optax.tree.norm(grads)
@@ -100,17 +109,18 @@ class JaxTrainStep(TrainStep):
 
     def step(self, micro_batches: Sequence[dict[str, np.ndarray]], weights: Sequence[float],
              dropout_seeds: Sequence[int]) -> StepResult:
-        model, total, grads = self.model, 0.0, None
+        model, total, grads, metrics = self.model, 0.0, None, {}
         for batch, weight, seed in zip(micro_batches, weights, dropout_seeds):
             native = {k: model.to_native(k, v) for k, v in batch.items()}
-            loss, g = self.programs.grad(model.params, native, jax.random.key(seed))
+            (loss, terms), g = self.programs.grad(model.params, native, jax.random.key(seed))
+            add_weighted(metrics, terms, weight)
             if grads is None:
                 grads = g if weight == 1.0 else self.programs.scale(g, weight)
             else:
                 grads = self.programs.accumulate(grads, g, weight)
             total += weight * float(loss)
         model.params, self.opt_state, norm, learning_rate = self.programs.update(model.params, self.opt_state, grads)
-        return StepResult(total, float(norm), float(learning_rate))
+        return StepResult(total, float(norm), float(learning_rate), metrics)
 
     @property
     def steps_taken(self) -> int:

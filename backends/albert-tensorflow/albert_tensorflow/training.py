@@ -9,8 +9,8 @@ import numpy as np
 import tensorflow as tf
 
 from albert_core.layout import hf_layout
-from albert_core.model import forward
-from albert_core.training.step import OptimizerOptions, StepResult, TrainStep, decays, moment_key
+from albert_core.model import forward, loss_terms
+from albert_core.training.step import OptimizerOptions, StepResult, TrainStep, add_weighted, decays, moment_key
 
 from .model import AlbertTFModel
 
@@ -84,7 +84,8 @@ class TFTrainStep(TrainStep):
                           training=True, rng=seed, gradient_checkpointing=self.options.gradient_checkpointing)
         grads = tape.gradient(out["loss"], self.variables)
         return out["loss"], [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
-                             for g, v in zip(grads, self.variables)]
+                             for g, v in zip(grads, self.variables)], loss_terms(model.ops, model.config, model.task,
+                                                                                 out, **batch)
 
     def _apply(self, grads: list[tf.Tensor]):
         norm = tf.linalg.global_norm(grads)
@@ -94,14 +95,15 @@ class TFTrainStep(TrainStep):
 
     def step(self, micro_batches: Sequence[dict[str, np.ndarray]], weights: Sequence[float],
              dropout_seeds: Sequence[int]) -> StepResult:
-        total, grads = 0.0, None
+        total, grads, metrics = 0.0, None, {}
         with tf.device(self.model.device):
             for batch, weight, seed in zip(micro_batches, weights, dropout_seeds):
-                loss, g = self._grad({k: tf.constant(v) for k, v in batch.items()}, tf.constant(seed, tf.int64))
+                loss, g, terms = self._grad({k: tf.constant(v) for k, v in batch.items()}, tf.constant(seed, tf.int64))
+                add_weighted(metrics, terms, weight)
                 grads = [weight * x for x in g] if grads is None else [a + weight * x for a, x in zip(grads, g)]
                 total += weight * float(loss)
             norm, learning_rate = self._update(grads)
-        return StepResult(total, float(norm), float(learning_rate))
+        return StepResult(total, float(norm), float(learning_rate), metrics)
 
     @property
     def steps_taken(self) -> int:

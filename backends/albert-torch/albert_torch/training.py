@@ -8,8 +8,16 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from albert_core.model import forward
-from albert_core.training.step import MOMENT_KEYS, OptimizerOptions, StepResult, TrainStep, decays, moment_key
+from albert_core.model import forward, loss_terms
+from albert_core.training.step import (
+    MOMENT_KEYS,
+    OptimizerOptions,
+    StepResult,
+    TrainStep,
+    add_weighted,
+    decays,
+    moment_key,
+)
 
 from .lamb import Lamb
 from .model import AlbertTorchModel
@@ -33,7 +41,7 @@ class TorchTrainStep(TrainStep):
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, options.schedule.factor)
         self._steps = 0
 
-    def _loss(self, batch: dict[str, np.ndarray], seed: int) -> torch.Tensor:
+    def _loss(self, batch: dict[str, np.ndarray], seed: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         model, ops = self.model, self.model.ops
         params = self.params
         if self.options.bf16:  # bf16 copies for the compute; gradients flow back to the float32 masters
@@ -41,17 +49,18 @@ class TorchTrainStep(TrainStep):
         native = {k: ops.asarray(v) for k, v in batch.items()}
         out = forward(ops, model.config, model.task, params, **native, training=True, rng=seed,
                       gradient_checkpointing=self.options.gradient_checkpointing)
-        return out["loss"]
+        return out["loss"], loss_terms(ops, model.config, model.task, out, **native)
 
     def step(self, micro_batches: Sequence[dict[str, np.ndarray]], weights: Sequence[float],
              dropout_seeds: Sequence[int]) -> StepResult:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        total = 0.0
+        total, metrics = 0.0, {}
         for batch, weight, seed in zip(micro_batches, weights, dropout_seeds):
-            loss = self._loss(batch, seed)
+            loss, terms = self._loss(batch, seed)
             (loss * weight).backward()
             total += weight * float(loss.detach())
+            add_weighted(metrics, {k: v.detach() for k, v in terms.items()}, weight)
         for p in self.params.values():  # every parameter steps (decay, moments), as optax and Keras do
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
@@ -62,7 +71,7 @@ class TorchTrainStep(TrainStep):
         self.scheduler.step()
         self._steps += 1
         self.model.eval()
-        return StepResult(total, float(norm), float(learning_rate))
+        return StepResult(total, float(norm), float(learning_rate), metrics)
 
     def evaluate(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with torch.no_grad():
