@@ -24,7 +24,7 @@ import albert_core
 from albert_core import AlbertConfig, Checkpoint, param_table
 from albert_core.inputs import prepare_inputs
 from albert_core.ops import IGNORE_INDEX
-from albert_core.tasks import MASKED_LM, SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
+from albert_core.tasks import MASKED_LM, PRETRAINING, SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
 from albert_core.training.step import MOMENT_KEYS, OptimizerOptions, decays, moment_key
 
 from .cases import case_weights, make_config, padded_mask
@@ -90,7 +90,7 @@ TRAINING_TOLERANCES: dict[str, Tolerance] = {
 }
 
 # --------------------------------------------------------------------------------------------- models, batches
-NUM_LABELS = {SEQUENCE_CLASSIFICATION: 3, TOKEN_CLASSIFICATION: 4, MASKED_LM: None}
+NUM_LABELS = {SEQUENCE_CLASSIFICATION: 3, TOKEN_CLASSIFICATION: 4, MASKED_LM: None, PRETRAINING: None}
 DROPOUT = dict(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, classifier_dropout_prob=0.1)
 
 
@@ -128,6 +128,8 @@ def make_batch(config: AlbertConfig, task: str, seed: int, lengths: Sequence[int
             where = rng.choice(length, size=count, replace=False)
             labels[row, where] = rng.integers(0, high, count)
         batch["labels"] = labels
+        if task == PRETRAINING:
+            batch["sentence_order_label"] = rng.integers(0, 2, rows)
     return prepare_inputs(config, task, np.asarray, **batch)
 
 

@@ -4,6 +4,8 @@ ids as ours on real text."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import transformers
@@ -104,8 +106,10 @@ def test_torch_and_tensorflow_lamb_match_optax(adapt_all):
 
 # ------------------------------------------------------------------------------------------------ pretraining
 STEPS = 10
+RESUME_AT = 5
 PRETRAIN = dict(max_steps=STEPS, learning_rate=2e-3, warmup_steps=2, per_device_train_batch_size=4, dropout=0.0,
-                seed=3, logging_steps=1, save_steps=STEPS, plot=False, progress=False)
+                seed=3, logging_steps=1, save_steps=RESUME_AT, plot=False, progress=False)
+RESUMES = (("torch", "jax"), ("jax", "tensorflow"), ("tensorflow", "torch"))
 HF_PRETRAIN_CONFIG = dict(vocab_size=30000, embedding_size=16, hidden_size=32, num_hidden_layers=2,
                           num_attention_heads=2, intermediate_size=37, max_position_embeddings=64,
                           hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0,
@@ -138,6 +142,13 @@ def pretraining(tmp_path_factory):
         result = pretrain(train=str(root / "data"), model=str(root / "hf"), output_dir=str(root / backend),
                           backend=backend, **PRETRAIN)
         runs[backend] = {term: np.array([r[term] for r in result.log if term in r]) for term in TERMS}
+    for source, target in RESUMES:  # the checkpoint one backend wrote at step 5, continued on another
+        copy = root / f"{source}-to-{target}"
+        shutil.copytree(root / source, copy)
+        result = pretrain(train=str(root / "data"), model=str(root / "hf"), output_dir=str(copy), backend=target,
+                          resume=str(copy / f"checkpoint-{RESUME_AT}"), **PRETRAIN)
+        runs[f"{source}-to-{target}"] = {term: np.array([r[term] for r in result.log if term in r
+                                                         and r["step"] > RESUME_AT]) for term in TERMS}
     runs["hf"] = _train_hf_pretraining(root)
     return runs
 
@@ -193,3 +204,13 @@ def test_pretraining_steps_agree_across_backends_and_with_hf(pretraining):
             np.testing.assert_allclose(got, want[term], rtol=1e-5, err_msg=f"{backend} {term} vs HF")
             np.testing.assert_allclose(got, pretraining["torch"][term], rtol=1e-4, err_msg=f"{backend} {term}")
     np.testing.assert_allclose(want["mlm_loss"] + want["sop_loss"], want["loss"], rtol=1e-6)
+
+
+def test_a_pretraining_checkpoint_resumes_on_another_backend(pretraining):
+    """Steps 6-10 resumed from another backend's step-5 checkpoint equal the uninterrupted run's (1e-5)."""
+    for source, target in RESUMES:
+        got = pretraining[f"{source}-to-{target}"]
+        for term in TERMS:
+            assert got[term].shape == (STEPS - RESUME_AT,), (source, target, term)
+            np.testing.assert_allclose(got[term], pretraining[source][term][RESUME_AT:], rtol=1e-5,
+                                       err_msg=f"{source} -> {target}: {term}")

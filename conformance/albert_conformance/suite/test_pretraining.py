@@ -1,11 +1,13 @@
 """Pretraining: the backend's `TrainStep` with LAMB (`OptimizerOptions(optimizer="lamb")`) against LAMB in NumPy
-float64 (`albert_conformance.training_cases.OptimizerReference`, `optax.lamb`'s definition). Runs for the backends
-that declare `supports_training`, like the fine-tuning tests."""
+float64 (`albert_conformance.training_cases.OptimizerReference`, `optax.lamb`'s form), and the loss terms a
+pretraining step reports (`albert_core.model.loss_terms`) against the NumPy reference model's. Runs for the
+backends that declare `supports_training`, like the fine-tuning tests."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import albert_core
 from albert_conformance.compare import assert_close
 from albert_conformance.training_cases import (
     EPSILON,
@@ -22,6 +24,9 @@ from albert_conformance.training_cases import (
     training_weights,
     used_bound,
 )
+from albert_core import Checkpoint
+from albert_core.model import loss_terms
+from albert_core.tasks import PRETRAINING
 from albert_core.training.schedule import LinearSchedule
 from albert_core.training.step import OptimizerOptions, decays
 
@@ -56,3 +61,22 @@ def test_lamb_step_matches_numpy_reference(albert_backend: Any, training_backend
         for key in sorted(expected):
             assert_close(state[key], expected[key], TOL[key.split(".", 1)[0]], f"LAMB step {t}: {key}")
     print(f"LAMB vs NumPy reference, worst fraction of the bound used: {used:.3f}")
+
+
+def test_a_pretraining_step_reports_its_loss_terms(albert_backend: Any, training_backend: str) -> None:
+    """`StepResult.metrics` of a pretraining step (dropout 0) equals `loss_terms` of the float64 NumPy model on
+    the weights before the step: `mlm_loss` + `sop_loss` = `loss`, and both accuracies."""
+    config = training_config(PRETRAINING)
+    weights = training_weights(config, PRETRAINING)
+    batch = make_batch(config, PRETRAINING, 2, [8, 6, 5, 3], labelled=[3, 2, 2, 1])
+    reference = albert_core.load(Checkpoint(config, weights), task=PRETRAINING, dtype="float64")
+    out = reference(**batch)
+    want = {k: float(v) for k, v in loss_terms(reference.ops, config, PRETRAINING, out, **batch).items()}
+    assert set(want) == {"mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy"}
+    step = albert_backend.train_step(load_trainable(training_backend, config, PRETRAINING, weights), LAMB)
+    result = step.step([batch], [1.0], [3])
+    assert set(result.metrics) == set(want), f"the step reported {sorted(result.metrics)}"
+    for name, value in want.items():
+        assert_close(result.metrics[name], value, TOL["step_report"], f"pretraining step: {name}")
+    assert_close(result.loss, want["mlm_loss"] + want["sop_loss"], TOL["step_report"], "loss = mlm_loss + sop_loss")
+    assert_close(result.loss, float(out["loss"]), TOL["step_report"], "the step's loss vs the reference's")
