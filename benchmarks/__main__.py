@@ -31,7 +31,8 @@ from .common import (
 )
 from .report import write_reports
 
-SECTIONS = ("flops", "forward", "bf16", "train", "load", "compile", "tokenizer")
+SPIECE = REPO_ROOT.parent / "shared/assets/albert-30k/spiece.model"  # the official vocabulary, for the data builder
+SECTIONS = ("flops", "forward", "bf16", "train", "pretrain", "load", "compile", "tokenizer")
 FULL = {
     "forward_preset": "albert-base-v2",
     "shapes": {"1x128": ([1, 128], 31), "8x128": ([8, 128], 15), "8x512": ([8, 512], 7)},  # shape, timed reps
@@ -44,6 +45,8 @@ FULL = {
     "stream": {"stream": 50, "stream_batch": 1, "min_len": 5, "max_len": 128},
     "tokenizer": {"sentences": 10_000, "repeats": 5},
     "train": {"shape": [8, 128], "reps": 7, "warmup": 2, "memory_shape": [8, 512]},
+    "pretrain": {"shape": [8, 128], "reps": 5, "warmup": 2, "data": {"max_seq_length": 128, "dupe_factor": 4,
+                                                                     "rounds": 2}},
 }
 QUICK = {
     "forward_preset": "albert-base-v2",
@@ -57,6 +60,8 @@ QUICK = {
     "stream": {"stream": 8, "stream_batch": 1, "min_len": 5, "max_len": 64},
     "tokenizer": {"sentences": 1000, "repeats": 2},
     "train": {"shape": [2, 64], "reps": 2, "warmup": 1, "memory_shape": [2, 128]},
+    "pretrain": {"shape": [2, 64], "reps": 2, "warmup": 1, "data": {"max_seq_length": 64, "dupe_factor": 1,
+                                                                    "rounds": 1}},
 }
 
 
@@ -112,6 +117,20 @@ def _run_train(plan: dict[str, Any], frameworks: list[str]) -> dict[str, Any]:
     return out
 
 
+def _run_pretrain(plan: dict[str, Any], frameworks: list[str]) -> dict[str, Any]:
+    folder, pre = checkpoint_folder(plan["forward_preset"]), plan["pretrain"]
+    out: dict[str, Any] = {"time": {}}
+    for framework in frameworks:
+        _log(f"pretraining step {framework} {pre['shape']}")
+        out["time"][framework] = run_worker("pretrain", {"framework": framework, "folder": str(folder),
+                                                         "shape": pre["shape"], "reps": pre["reps"],
+                                                         "warmup": pre["warmup"]}, framework=framework, timeout=1800)
+    _log("pretraining data builder, one process vs every core")
+    out["data"] = run_worker("pretrain", {"data": True, "tokenizer": str(SPIECE), **pre["data"]}, framework=None,
+                             timeout=1800)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small shapes and few repetitions (development)")
@@ -148,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         results["forward"] = _run_forward(plan, sections, frameworks)
     if "train" in sections:
         results["train"] = _run_train(plan, frameworks)
+    if "pretrain" in sections:
+        results["pretrain"] = _run_pretrain(plan, frameworks)
     if "load" in sections:
         folder = checkpoint_folder(plan["load_preset"])
         weights = (folder / "model.safetensors").stat().st_size

@@ -163,6 +163,34 @@ def _train_section(results: dict[str, Any]) -> tuple[list[str], list[tuple[str, 
     return lines, targets
 
 
+def _pretrain_section(results: dict[str, Any]) -> tuple[list[str], list[tuple[str, bool]]]:
+    pre = results["pretrain"]
+    lines = [f"## Pretraining step (MLM + SOP, LAMB, {results['plan']['forward_preset']})", "",
+             "One optimizer step on the pretraining head with LAMB: ours vs HF's *AlbertForPreTraining with the "
+             "same optimizer in the same framework (albert-torch's Lamb; optax.lamb under one jax.jit; "
+             "albert-tensorflow's LAMB under tf.function); the two alternate.", "",
+             "| backend | shape | ours tokens/s | HF tokens/s | ratio ours/HF step time (median of pairs) |",
+             "|---|---|---:|---:|---:|"]
+    targets = []
+    for framework, row in pre["time"].items():
+        if "error" in row:
+            lines.append(f"| {LABEL[framework]} | - | failed: {row['error'][-120:]} | | |")
+            continue
+        shape = "x".join(map(str, row["shape"]))
+        ratio = row["ratio_pairwise_median"]
+        lines.append(f"| {LABEL[framework]} | {shape} | {row['ours_tokens_per_s']:,.0f} | "
+                     f"{row['hf_tokens_per_s']:,.0f} | {ratio:.2f} |")
+        targets.append((f"{LABEL[framework]} pretraining step {shape} {ratio:.2f}x HF (target <= 1.0)", ratio <= 1.0))
+    data = pre.get("data", {})
+    if "error" in data:
+        lines += ["", f"Data builder: failed: {data['error'][-200:]}"]
+    elif data:
+        lines += ["", f"Data builder on the sample corpus ({data['instances']:,} instances): "
+                  f"{data['one_process_per_s']:,.0f} instances/s in one process, {data['all_cores_per_s']:,.0f} with "
+                  f"{data['cores']} worker processes ({data['speedup']:.2f}x)."]
+    return lines, targets
+
+
 def _load_section(results: dict[str, Any]) -> tuple[list[str], list[tuple[str, bool]]]:
     load = results["load"]
     weights = load["weights_bytes"]
@@ -294,6 +322,10 @@ def write_reports(results: dict[str, Any], out_dir: Path) -> str:
         targets += t
     if "train" in results:
         section, t = _train_section(results)
+        lines += [""] + section
+        targets += t
+    if "pretrain" in results:
+        section, t = _pretrain_section(results)
         lines += [""] + section
         targets += t
     if "load" in results:

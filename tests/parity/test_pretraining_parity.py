@@ -150,6 +150,7 @@ def pretraining(tmp_path_factory):
         runs[f"{source}-to-{target}"] = {term: np.array([r[term] for r in result.log if term in r
                                                          and r["step"] > RESUME_AT]) for term in TERMS}
     runs["hf"] = _train_hf_pretraining(root)
+    runs["root"] = root
     return runs
 
 
@@ -214,3 +215,24 @@ def test_a_pretraining_checkpoint_resumes_on_another_backend(pretraining):
             assert got[term].shape == (STEPS - RESUME_AT,), (source, target, term)
             np.testing.assert_allclose(got[term], pretraining[source][term][RESUME_AT:], rtol=1e-5,
                                        err_msg=f"{source} -> {target}: {term}")
+
+
+def test_the_pretrained_folder_loads_in_hf_and_every_backend(pretraining):
+    """The run's output is an HF `AlbertForPreTraining` folder with its spiece.model: HF loads it with no missing
+    weight and gives the logits every backend gives."""
+    import torch
+
+    import albert_core
+
+    folder = pretraining["root"] / "jax"
+    assert (folder / "spiece.model").read_bytes() == SPIECE_MODEL.read_bytes()
+    model, info = transformers.AlbertForPreTraining.from_pretrained(folder, output_loading_info=True,
+                                                                    attn_implementation="eager")
+    assert info["missing_keys"] == [] and info["unexpected_keys"] == []
+    ids = AlbertTokenizer.from_pretrained(folder)(["The module returns a list of paths."])["input_ids"]
+    with torch.no_grad():
+        want = model.eval()(input_ids=torch.as_tensor(ids)).prediction_logits.numpy()
+    for backend in ("torch", "jax", "tensorflow"):
+        ours = albert_core.load(folder, backend=backend, task="pretraining")
+        got = np.asarray(ours.ops.to_numpy(ours(input_ids=ids)["prediction_logits"]))
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=backend)

@@ -49,7 +49,9 @@ class TorchTrainStep(TrainStep):
         native = {k: ops.asarray(v) for k, v in batch.items()}
         out = forward(ops, model.config, model.task, params, **native, training=True, rng=seed,
                       gradient_checkpointing=self.options.gradient_checkpointing)
-        return out["loss"], loss_terms(ops, model.config, model.task, out, **native)
+        with torch.no_grad():  # logged only: no graph kept for them through the backward pass
+            terms = loss_terms(ops, model.config, model.task, out, **native)
+        return out["loss"], terms
 
     def step(self, micro_batches: Sequence[dict[str, np.ndarray]], weights: Sequence[float],
              dropout_seeds: Sequence[int]) -> StepResult:
@@ -60,7 +62,7 @@ class TorchTrainStep(TrainStep):
             loss, terms = self._loss(batch, seed)
             (loss * weight).backward()
             total += weight * float(loss.detach())
-            add_weighted(metrics, {k: v.detach() for k, v in terms.items()}, weight)
+            add_weighted(metrics, terms, weight)
         for p in self.params.values():  # every parameter steps (decay, moments), as optax and Keras do
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
