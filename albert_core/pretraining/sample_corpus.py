@@ -18,12 +18,15 @@ from pathlib import Path
 from ..atomic_files import write_atomically
 
 # Pure-Python modules with long prose docstrings, in a fixed order.
-MODULES = ("argparse", "asyncio", "calendar", "collections", "configparser", "csv", "dataclasses", "datetime",
-           "decimal", "difflib", "email", "enum", "fractions", "functools", "gettext", "heapq", "http.client",
-           "inspect", "ipaddress", "json", "logging", "mailbox", "multiprocessing", "optparse", "pathlib",
-           "pickletools", "pydoc", "random", "shutil", "smtplib", "statistics", "string", "subprocess", "tarfile",
-           "tempfile", "textwrap", "threading", "tkinter", "turtle", "typing", "unittest", "urllib.request",
-           "uuid", "warnings", "zipfile")
+MODULES = ("argparse", "ast", "asyncio", "calendar", "cmd", "code", "codecs", "collections", "concurrent.futures",
+           "configparser", "contextlib", "copy", "csv", "dataclasses", "datetime", "decimal", "difflib", "doctest",
+           "email", "email.message", "enum", "fractions", "ftplib", "functools", "gettext", "heapq", "http.client",
+           "http.cookiejar", "http.server", "imaplib", "inspect", "ipaddress", "json", "locale", "logging",
+           "logging.handlers", "mailbox", "multiprocessing", "optparse", "pathlib", "pdb", "pickletools",
+           "platform", "poplib", "pprint", "pydoc", "queue", "random", "reprlib", "sched", "selectors", "shlex",
+           "shutil", "smtplib", "socketserver", "statistics", "string", "subprocess", "tarfile", "tempfile",
+           "textwrap", "threading", "tkinter", "tokenize", "trace", "turtle", "typing", "unittest", "urllib.parse",
+           "urllib.request", "uuid", "warnings", "webbrowser", "xml.dom.minidom", "zipfile")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
@@ -46,15 +49,18 @@ def documents() -> Iterator[list[str]]:
             module = importlib.import_module(name)
         except ImportError:  # e.g. tkinter on a Python built without Tk
             continue
-        objects = [module] + [obj for _, obj in sorted(vars(module).items())
-                              if (inspect.isclass(obj) or inspect.isfunction(obj))
-                              and getattr(obj, "__module__", "").startswith(name)]
+        # Only public objects the module itself defines, and their own docstrings (not inherited ones): what
+        # other imported packages patch into the standard library does not change the corpus.
+        objects = [module] + [obj for key, obj in sorted(vars(module).items())
+                              if not key.startswith("_") and (inspect.isclass(obj) or inspect.isfunction(obj))
+                              and getattr(obj, "__module__", "") == name]
         for obj in objects:
-            for member in [obj] + ([m for _, m in sorted(vars(obj).items()) if inspect.isfunction(m)]
-                                   if inspect.isclass(obj) else []):
+            members = [obj] + ([m for key, m in sorted(vars(obj).items()) if not key.startswith("_")
+                                and inspect.isfunction(m) and m.__module__ == name] if inspect.isclass(obj) else [])
+            for member in members:
                 with warnings.catch_warnings():  # deprecated aliases (typing.io) warn when read
                     warnings.simplefilter("ignore", DeprecationWarning)
-                    doc = inspect.getdoc(member) or ""
+                    doc = inspect.cleandoc(member.__doc__) if isinstance(member.__doc__, str) else ""
                 if doc in seen:
                     continue
                 seen.add(doc)
