@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from ..bucketing import DEFAULT_BUCKET_MULTIPLE, bucket_length
+from ..errors import DataError
 from ..ops import IGNORE_INDEX
-from .shards import iter_shards, read_manifest, read_shard
+from .shards import MANIFEST_NAME, iter_shards, read_manifest, read_shard
 
 
 class PretrainingBatches:
@@ -35,9 +36,15 @@ class PretrainingBatches:
         self._shard: tuple[int, dict[str, np.ndarray] | None] = (-1, None)
 
     def check(self) -> None:
-        """Read every shard once (its structure and count against the manifest) before the first step."""
-        for _ in iter_shards(self.folder, self.manifest):
-            pass
+        """Before the first step: every shard the manifest lists is there, and the first reads back whole (each
+        shard is checked again when it is read, so a damaged one later is a `DataError` naming it, not a crash;
+        reading them all here would read the whole corpus once more)."""
+        for entry in self.manifest["shards"]:
+            name = entry.get("file") if isinstance(entry, dict) else None
+            if not isinstance(name, str) or Path(name).name != name or not (self.folder / name).is_file():
+                raise DataError(f"{self.folder / MANIFEST_NAME}: shard {entry!r} is missing from the folder; write "
+                                "the data again with 'albert pretrain-data'")
+        next(iter_shards(self.folder, self.manifest), None)
 
     def _shard_order(self, epoch: int) -> np.ndarray:
         n = len(self.sizes)

@@ -92,9 +92,9 @@ class InstanceMaker:
     def __init__(self, tokenizer_path: str, options: DataOptions) -> None:
         self.tok = AlbertTokenizer.from_pretrained(tokenizer_path, num_threads=1)
         self.options = options
-        pieces = [self.tok._sp.id_to_piece(i) for i in range(self.tok.vocab_size)]
+        pieces = self.tok.convert_ids_to_tokens(list(range(self.tok.vocab_size)))
         self.word_start = np.array([p.startswith(("\u2581", "<")) or p in _ALONE for p in pieces])
-        special = set(self.tok.all_special_ids) | {i for i in range(len(pieces)) if self.tok._sp.is_control(i)}
+        special = set(self.tok.all_special_ids)  # a random replacement is an ordinary piece
         self.random_ids = np.array([i for i in range(len(pieces)) if i not in special], np.int32)
 
     def make(self, copy: int, documents: Sequence[Document]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
