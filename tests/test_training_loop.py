@@ -198,8 +198,8 @@ def test_run_schedule_and_step_count(run, fake_backend):
     ("dropout", 1.0, "--dropout"),
     ("seed", -1, "--seed"),
     ("logging_steps", 0, "--logging-steps"),
-    ("eval_steps", 0, "--eval-steps"),
-    ("save_steps", 0, "--save-steps"),
+    ("eval_steps", -1, "--eval-steps"),
+    ("save_steps", -2, "--save-steps"),
     ("save_total_limit", 0, "--save-total-limit"),
     ("task", "summarization", "--task 'summarization' cannot be fine-tuned; use one of"),
     ("output_dir", "", "--output must be a folder path"),
@@ -400,6 +400,8 @@ def test_cli_defaults_and_resume_forms(captured, capsys):
     help_text = build_parser()._subparsers._group_actions[0].choices["finetune"].format_help()
     for flags, _ in EVERY_FLAG.values():
         assert flags[0] in help_text
+    assert main([*required, "--save-steps", "0", "--eval-steps", "0"]) == 0
+    assert (captured[-1].save_steps, captured[-1].eval_steps) == (None, None)  # 0: at the end only
 
 
 def test_cli_runs_and_errors_are_one_line(tmp_path, vocab, train_file, capsys):

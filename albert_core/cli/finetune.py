@@ -27,7 +27,7 @@ HELP = {
     "max_grad_norm": "clip the global gradient norm to this (0: no clipping)",
     "dropout": "override the config's hidden, attention and classifier dropout",
     "eval_steps": "evaluate every N steps (default: at the end only)",
-    "save_steps": "checkpoint every N steps (and always at the end)",
+    "save_steps": "checkpoint every N steps (and always at the end; 0: at the end only)",
     "metric_for_best_model": "eval metric that picks the best checkpoint (default: the task's)",
     "early_stopping_patience": "stop after N evaluations without improvement",
     "resume": "continue from the latest checkpoint in --output, or from the checkpoint folder given",

@@ -77,6 +77,9 @@ class TrainingOptions:
     plot: bool = True
 
     def __post_init__(self) -> None:
+        for name in ("save_steps", "eval_steps"):  # 0 (what a command line can say) is "at the end only"
+            if getattr(self, name) == 0 and not isinstance(getattr(self, name), bool):
+                setattr(self, name, None)
         if self.max_seq_length is None and self.task in FINETUNE_TASKS:
             self.max_seq_length = 384 if FINETUNE_TASKS[self.task] == QUESTION_ANSWERING else 128
         self.check()
