@@ -86,33 +86,45 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--work", type=Path, default=Path("/tmp/albert-pretrain-learning"))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results/pretrain-learning")
+    parser.add_argument("--reuse", action="store_true", help="keep --work's pretrained model; fine-tune again")
     args = parser.parse_args()
     root = args.work
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
     began = time.perf_counter()
-    train_txt, held_txt = _corpus(root)
-    vocab = train_vocab(train_txt, vocab_size=CONFIG["vocab_size"], output_dir=root / "vocab")
-    options = DataOptions(max_seq_length=128, dupe_factor=5)
-    stats = build_pretraining_data(train_txt, tokenizer=vocab.parent, output_dir=root / "data", options=options)
-    build_pretraining_data(held_txt, tokenizer=vocab.parent, output_dir=root / "held-out-data",
-                           options=DataOptions(max_seq_length=128, dupe_factor=1))
-    AlbertConfig(**CONFIG).to_json_file(root / "config.json")
-    started = time.perf_counter()
-    result = pretrain(train=str(root / "data"), model=str(root / "config.json"), output_dir=str(root / "pretrained"),
-                      backend=args.backend, max_steps=args.steps, per_device_train_batch_size=32,
-                      learning_rate=2e-2, warmup_ratio=0.05, logging_steps=50, save_steps=args.steps, plot=False,
-                      progress=False)
-    pretrain_s = time.perf_counter() - started
+    vocab = root / "vocab/spiece.model"
+    if args.reuse and (root / "pretrained/model.safetensors").is_file():
+        log = [json.loads(line) for line in (root / "pretrained/log.jsonl").read_text().splitlines()]
+        stats, pretrain_s = json.loads((root / "data/stats.json").read_text()), None
+    else:
+        if root.exists():
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        train_txt, held_txt = _corpus(root)
+        train_vocab(train_txt, vocab_size=CONFIG["vocab_size"], output_dir=vocab.parent)
+        options = DataOptions(max_seq_length=128, dupe_factor=5)
+        stats = build_pretraining_data(train_txt, tokenizer=vocab.parent, output_dir=root / "data", options=options)
+        build_pretraining_data(held_txt, tokenizer=vocab.parent, output_dir=root / "held-out-data",
+                               options=DataOptions(max_seq_length=128, dupe_factor=1))
+        AlbertConfig(**CONFIG).to_json_file(root / "config.json")
+        started = time.perf_counter()
+        log = pretrain(train=str(root / "data"), model=str(root / "config.json"), output_dir=str(root / "pretrained"),
+                       backend=args.backend, max_steps=args.steps, per_device_train_batch_size=32,
+                       learning_rate=2e-2, warmup_ratio=0.05, logging_steps=50, save_steps=args.steps, plot=False,
+                       progress=False).log
+        pretrain_s = round(time.perf_counter() - started, 1)
     accuracy, unigram, sop = _mlm_accuracy(root / "pretrained", root / "held-out-data", args.backend)
 
     train_jsonl, eval_jsonl, train_rows, held_rows = _classification(root)
     random_dir = root / "random-init"
+    shutil.rmtree(random_dir, ignore_errors=True)
+    for old in root.glob("ft-*"):
+        shutil.rmtree(old)
     albert_core.save(albert_core.init_params(AlbertConfig(**CONFIG), "base", seed=0), random_dir,
                      config=AlbertConfig(**CONFIG), task="base")
-    few = root / "topics-train-64.jsonl"
-    few.write_text("".join(json.dumps(r) + "\n" for r in train_rows[:64]), encoding="utf-8")
+    few = root / "topics-train-64.jsonl"  # 16 rows of each of the 4 topics
+    by_label: dict[str, list[dict]] = collections.defaultdict(list)
+    for r in train_rows:
+        by_label[r["label"]].append(r)
+    few.write_text("".join(json.dumps(r) + "\n" for rows in by_label.values() for r in rows[:16]), encoding="utf-8")
     finetuned: dict[str, dict[str, float]] = {}
     for rows, data in (("all", train_jsonl), ("64", few)):
         for name, model in (("pretrained", root / "pretrained"), ("random", random_dir)):
@@ -123,9 +135,9 @@ def main() -> int:
             finetuned.setdefault(f"{rows}_rows", {})[name] = run.metrics["accuracy"]
     label, _ = collections.Counter(r["label"] for r in train_rows).most_common(1)[0]
     majority = sum(r["label"] == label for r in held_rows) / len(held_rows)
-    summary = {"backend": args.backend, "pretraining_steps": args.steps, "pretraining_seconds": round(pretrain_s, 1),
+    summary = {"backend": args.backend, "pretraining_steps": args.steps, "pretraining_seconds": pretrain_s,
                "data": {k: stats[k] for k in ("instances", "masked_fraction", "ngram_histogram")},
-               "pretraining_log": result.log, "held_out_mlm_accuracy": accuracy,
+               "pretraining_log": log, "held_out_mlm_accuracy": accuracy,
                "unigram_baseline_accuracy": unigram, "held_out_sop_accuracy": sop,
                "finetune_held_out_accuracy": finetuned, "majority_class": majority,
                "finetune": FINETUNE, "config": CONFIG, "total_seconds": round(time.perf_counter() - began, 1)}
