@@ -83,6 +83,7 @@ def test_pretrain_writes_a_pretraining_checkpoint_and_resumes_exactly(fake_backe
     config = json.loads((out / "config.json").read_text())
     assert config["architectures"] == ["AlbertForPreTraining"] and config["vocab_size"] == 30000
     assert (out / "spiece.model").read_bytes() == SPIECE.read_bytes()
+    assert json.loads((out / "tokenizer_config.json").read_text())["do_lower_case"] is True
     model = albert_core.load(out, task="pretraining")
     assert model.load_info.initialized == []
     log = [r for r in result.log if "loss" in r]

@@ -103,7 +103,8 @@ def test_a_checkpoint_is_an_hf_folder_with_the_training_state(tmp_path):
     assert config["architectures"] == ["AlbertForSequenceClassification"]
     # The final model is the last checkpoint's weights, without the training state.
     final = {p.name for p in out.iterdir() if p.is_file()}
-    assert final == {"config.json", "model.safetensors", "spiece.model", LOG_NAME}
+    assert final == {"config.json", "model.safetensors", "spiece.model", "tokenizer_config.json",
+                     "special_tokens_map.json", LOG_NAME}
     assert all(np.array_equal(a, b) for a, b in zip(weights(out).values(), weights(out / "checkpoint-2").values()))
 
 

@@ -327,6 +327,7 @@ class Run:
                 break
         progress.close()
         save(model, self.output_dir, tokenizer_file=self.tokenizer_file)  # the final model, an HF folder
+        self.tokenizer.save_pretrained(self.output_dir)  # with its options (a cased vocabulary stays cased)
         if o.plot:
             plot(log.records, self.output_dir / PLOT_NAME)
         return TrainResult(self.output_dir, global_step + 1 if self.total_steps > start else start, last_metrics,
