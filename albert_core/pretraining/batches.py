@@ -14,9 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..bucketing import DEFAULT_BUCKET_MULTIPLE, bucket_length
-from ..errors import DataError
 from ..ops import IGNORE_INDEX
-from .shards import MANIFEST_NAME, iter_shards, read_manifest, read_shard
+from .shards import load_shard, read_manifest, shard_path
 
 
 class PretrainingBatches:
@@ -40,11 +39,9 @@ class PretrainingBatches:
         shard is checked again when it is read, so a damaged one later is a `DataError` naming it, not a crash;
         reading them all here would read the whole corpus once more)."""
         for entry in self.manifest["shards"]:
-            name = entry.get("file") if isinstance(entry, dict) else None
-            if not isinstance(name, str) or Path(name).name != name or not (self.folder / name).is_file():
-                raise DataError(f"{self.folder / MANIFEST_NAME}: shard {entry!r} is missing from the folder; write "
-                                "the data again with 'albert pretrain-data'")
-        next(iter_shards(self.folder, self.manifest), None)
+            shard_path(self.folder, entry)
+        if self.manifest["shards"]:
+            load_shard(self.folder, self.manifest["shards"][0])
 
     def _shard_order(self, epoch: int) -> np.ndarray:
         n = len(self.sizes)
@@ -69,8 +66,7 @@ class PretrainingBatches:
 
     def _load(self, shard: int) -> dict[str, np.ndarray]:
         if self._shard[0] != shard:
-            entry = self.manifest["shards"][shard]
-            self._shard = (shard, read_shard(self.folder / entry["file"]))
+            self._shard = (shard, load_shard(self.folder, self.manifest["shards"][shard]))
         return self._shard[1]
 
     def step(self, global_step: int) -> tuple[list[dict[str, np.ndarray]], list[float]]:

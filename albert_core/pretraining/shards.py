@@ -142,14 +142,29 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
+def shard_path(folder: str | os.PathLike, entry: Any) -> Path:
+    """The file of a manifest's shard entry, checked: a plain `.npz` name in the folder, present."""
+    name = entry.get("file") if isinstance(entry, dict) else None
+    if not isinstance(name, str) or Path(name).name != name or not name.endswith(".npz"):
+        raise DataError(f"{Path(folder) / MANIFEST_NAME}: shard entry {entry!r} is not a file name in the folder")
+    path = Path(folder) / name
+    if not path.is_file():
+        raise DataError(f"{Path(folder) / MANIFEST_NAME}: shard {name!r} is missing from the folder; write the data "
+                        "again with 'albert pretrain-data'")
+    return path
+
+
+def load_shard(folder: str | os.PathLike, entry: Any) -> dict[str, np.ndarray]:
+    """A manifest entry's shard (`read_shard`), with as many instances as the manifest says."""
+    path = shard_path(folder, entry)
+    shard = read_shard(path)
+    if len(shard["segment_b"]) != entry.get("instances"):
+        raise DataError(f"{path}: {len(shard['segment_b'])} instances, the manifest says "
+                        f"{entry.get('instances')!r}; the folder is damaged: write the data again")
+    return shard
+
+
 def iter_shards(folder: str | os.PathLike, manifest: dict[str, Any]) -> Iterator[dict[str, np.ndarray]]:
     """The shards in the manifest's order, one in memory at a time."""
     for entry in manifest["shards"]:
-        name = entry["file"] if isinstance(entry, dict) else None
-        if not isinstance(name, str) or Path(name).name != name or not name.endswith(".npz"):
-            raise DataError(f"{Path(folder) / MANIFEST_NAME}: shard entry {entry!r} is not a file name in the folder")
-        shard = read_shard(Path(folder) / name)
-        if len(shard["segment_b"]) != entry.get("instances"):
-            raise DataError(f"{Path(folder) / name}: {len(shard['segment_b'])} instances, the manifest says "
-                            f"{entry.get('instances')!r}; the folder is damaged: write the data again")
-        yield shard
+        yield load_shard(folder, entry)

@@ -5,7 +5,6 @@ vocabulary size of the data's tokenizer) or continues an HF pretraining checkpoi
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import json
@@ -20,7 +19,7 @@ from ..layout import init_params
 from ..tasks import PRETRAINING
 from ..tokenizer import AlbertTokenizer
 from ..training.options import TrainingOptions
-from ..training.trainer import Run, TrainResult
+from ..training.trainer import Run, TrainResult, with_dropout
 from .batches import PretrainingBatches
 from .builder import tokenizer_digest
 from .shards import TOKENIZER_DIR, read_manifest
@@ -66,11 +65,7 @@ class PretrainRun(Run):
                             f"--max-seq-length {o.max_seq_length}; leave --max-seq-length out or write the data "
                             "again with it")
         self.checkpoint = self._source()
-        self.config = self.checkpoint.config
-        if o.dropout is not None:
-            rate = o.dropout
-            self.config = dataclasses.replace(self.config, hidden_dropout_prob=rate,
-                                              attention_probs_dropout_prob=rate, classifier_dropout_prob=rate)
+        self.config = with_dropout(self.checkpoint.config, o.dropout)
         if self.config.vocab_size != self.tokenizer.vocab_size:
             raise ConfigError(f"the model's vocab_size is {self.config.vocab_size} but the data's tokenizer has "
                               f"{self.tokenizer.vocab_size} pieces; pass a config with vocab_size "

@@ -85,6 +85,14 @@ def finetune(options: TrainingOptions | None = None, **kwargs: Any) -> TrainResu
     return Run(opts).train()
 
 
+def with_dropout(config: AlbertConfig, rate: float | None) -> AlbertConfig:
+    """`config` with `--dropout` (one rate for the hidden, attention and classifier dropout), when given."""
+    if rate is None:
+        return config
+    return dataclasses.replace(config, hidden_dropout_prob=rate, attention_probs_dropout_prob=rate,
+                               classifier_dropout_prob=rate)
+
+
 class Run:
     """One run: set up from the options (and the checkpoint it resumes), then `train()`."""
 
@@ -203,11 +211,7 @@ class Run:
             config = config.with_labels(2)
         if self.task == SEQUENCE_CLASSIFICATION:
             config = dataclasses.replace(config, problem_type=features.problem_type)
-        if self.opts.dropout is not None:
-            rate = self.opts.dropout
-            config = dataclasses.replace(config, hidden_dropout_prob=rate, attention_probs_dropout_prob=rate,
-                                         classifier_dropout_prob=rate)
-        return config
+        return with_dropout(config, self.opts.dropout)
 
     def _check_model(self) -> None:
         """What would fail inside a backend, said on the host with what to do."""
@@ -326,8 +330,8 @@ class Run:
             if stop:
                 break
         progress.close()
-        save(model, self.output_dir, tokenizer_file=self.tokenizer_file)  # the final model, an HF folder
-        self.tokenizer.save_pretrained(self.output_dir)  # with its options (a cased vocabulary stays cased)
+        save(model, self.output_dir)  # the final model, an HF folder, then its tokenizer with the tokenizer's
+        self.tokenizer.save_pretrained(self.output_dir)  # options (a cased vocabulary stays cased)
         if o.plot:
             plot(log.records, self.output_dir / PLOT_NAME)
         return TrainResult(self.output_dir, global_step + 1 if self.total_steps > start else start, last_metrics,
