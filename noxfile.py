@@ -28,7 +28,7 @@ FRAMEWORKS = ("torch", "jax", "jaxlib", "tensorflow-cpu", "tf-keras", "flax")
 
 def install_core(session: nox.Session, *more: str) -> None:
     # setuptools: the packages build with it, and the plugin test installs with --no-build-isolation.
-    # hypothesis: tests/test_fuzz_readers.py (its settings profile is in tests/conftest.py; pinned in constraints.txt).
+    # hypothesis: the property tests in tests/fuzz (profiles in tests/fuzz/conftest.py; pinned in constraints.txt).
     session.install(*CONSTRAINTS, "setuptools>=68", "wheel", "pytest>=8", "hypothesis", "-e", ".", *more)
 
 

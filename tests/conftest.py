@@ -1,25 +1,11 @@
-"""Selection of the docs' backend blocks (see tests/test_docs.py): `--doc-backends=torch,jax` or `all`; and the
-`hypothesis` settings profile of the property tests."""
+"""Selection of the docs' backend blocks (see tests/test_docs.py): `--doc-backends=torch,jax` or `all`. (The
+property tests' `hypothesis` profiles are in tests/fuzz/conftest.py.)"""
 
 from __future__ import annotations
 
 import os
 
 import pytest
-
-try:  # the property tests' profile (tests/test_fuzz_readers.py); their import fails loudly without hypothesis
-    from hypothesis import HealthCheck, settings
-except ImportError:  # pragma: no cover - every nox session installs hypothesis (noxfile.install_core)
-    pass
-else:
-    # "ci" (the default): the same examples on every run (derandomize), a bounded number of them, no per-example
-    # deadline (shared, noisy machines) and no example database written into the work tree. HYPOTHESIS_PROFILE=deep
-    # searches many more, randomly, for local fuzzing.
-    settings.register_profile("ci", derandomize=True, max_examples=150, deadline=None, database=None,
-                              print_blob=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    settings.register_profile("deep", max_examples=3000, deadline=None, database=None, print_blob=True,
-                              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _DESELECTED = pytest.StashKey[list]()
 
