@@ -7,6 +7,7 @@ decoder reuses `albert.embeddings.word_embeddings.weight` and `predictions.bias`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .config import AlbertConfig
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 from .tasks import SPECS, TASKS, task_check, task_spec  # noqa: F401  (TASKS, task_check: re-exported)
 
 # HF class names, used for `architectures` in config.json and in messages.
@@ -95,6 +96,24 @@ def param_table(config: AlbertConfig, task: str) -> list[ParamSpec]:
     return specs
 
 
+# Refused before allocating: 18 times ALBERT xxlarge (235M), 16 GiB of float32. A config past it is a typo
+# (hidden_size 10**9) or hostile, and would otherwise exhaust memory inside NumPy's allocator.
+MAX_PARAMETERS = 2**32
+
+
+def check_parameter_count(config: AlbertConfig, specs: Iterable[ParamSpec]) -> int:
+    """The number of values in `specs`; a `ConfigError` naming the sizes when it is past `MAX_PARAMETERS`."""
+    count = sum(math.prod(spec.shape) for spec in specs)
+    if count > MAX_PARAMETERS:
+        sizes = ", ".join(f"{k}={getattr(config, k)}" for k in ("vocab_size", "embedding_size", "hidden_size",
+                                                               "intermediate_size", "num_hidden_groups",
+                                                               "inner_group_num", "max_position_embeddings"))
+        raise ConfigError(f"this config describes {count:.3g} parameters ({sizes}), more than the "
+                          f"{MAX_PARAMETERS:,} this library allocates (ALBERT's largest, xxlarge, has 235M); check "
+                          "those sizes in config.json")
+    return count
+
+
 KERNEL = ".kernel"  # suffix of a dense weight held as an [in, out] kernel (Flax/Keras), HF's `.weight` transposed
 
 
@@ -153,10 +172,10 @@ def init_params(config: AlbertConfig, task: str, seed: int = 0,
     from its own stream keyed by name, so a parameter's values do not depend on which others are created.
     """
     wanted = None if names is None else set(names)
+    specs = [spec for spec in param_table(config, task) if wanted is None or spec.name in wanted]
+    check_parameter_count(config, specs)
     out: dict[str, np.ndarray] = {}
-    for spec in param_table(config, task):
-        if wanted is not None and spec.name not in wanted:
-            continue
+    for spec in specs:
         if spec.init == "normal":
             rng = np.random.default_rng([seed, *spec.name.encode()])
             value = rng.normal(0.0, config.initializer_range, spec.shape)

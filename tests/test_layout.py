@@ -52,3 +52,25 @@ def test_decoder_bias_alone_is_used(tmp_path):
     tensors["predictions.decoder.bias"] = tensors.pop("predictions.bias")
     model = albert_core.load(write_folder(tmp_path / "m", cfg, tensors), task="masked-lm")
     np.testing.assert_array_equal(model.params["predictions.bias"], tensors["predictions.decoder.bias"])
+
+
+def test_absurd_sizes_are_refused_before_allocating(tmp_path):
+    """hidden_size 10**9 (a typo, or a hostile config.json) is a ConfigError naming the sizes, raised before any
+    array exists: random weights (`random:` models, pretraining from a config) all come from `init_params`."""
+    import tracemalloc
+
+    import pytest
+
+    huge = albert_core.AlbertConfig(hidden_size=10**9, num_attention_heads=1, intermediate_size=8)
+    huge.to_json_file(tmp_path / "config.json")
+    tracemalloc.start()
+    try:
+        with pytest.raises(albert_core.ConfigError, match=r"hidden_size=1000000000.*more than the 4,294,967,296"):
+            albert_core.init_params(huge, "base")
+        with pytest.raises(albert_core.ConfigError, match="check those sizes in config.json"):
+            albert_core.random_checkpoint(albert_core.AlbertConfig.from_json_file(tmp_path / "config.json"))
+        assert tracemalloc.get_traced_memory()[1] < 16 << 20
+    finally:
+        tracemalloc.stop()
+    small = tiny_config()
+    assert sum(v.size for v in albert_core.init_params(small, "base").values()) < 2**32
