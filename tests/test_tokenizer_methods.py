@@ -344,6 +344,20 @@ def test_unencodable_text_message(tok):
     assert isinstance(caught.value, ValueError) and caught.value.__cause__ is None
 
 
+def test_text_over_the_length_limit(tok):
+    """One text of more than MAX_TEXT_CHARS characters is refused before SentencePiece allocates for it; at the
+    limit it encodes."""
+    from albert_core.tokenizer.arguments import MAX_TEXT_CHARS
+
+    words = ("word " * (MAX_TEXT_CHARS // 5 + 1))[: MAX_TEXT_CHARS + 1]
+    with pytest.raises(TokenizerError, match=r"text\[1\] has 10,000,001 characters, more than the 10,000,000 one "
+                                             r"text may have .*split it into documents"):
+        tok(["fine", words])
+    with pytest.raises(TokenizerError, match="10,000,001 characters"):
+        tok.encode(words)
+    assert len(tok.encode(words[:-1], add_special_tokens=False)) == MAX_TEXT_CHARS // 5
+
+
 def test_valid_code_points_keep_working(tok):
     """NUL, controls, noncharacters, private use and the last code point are valid Unicode: encoded as before."""
     sp = spm.SentencePieceProcessor(model_file=str(OFFICIAL_MODEL))
