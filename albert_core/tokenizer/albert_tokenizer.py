@@ -82,7 +82,7 @@ class AlbertTokenizer(EncodingMixin):
         if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads in (0,) or num_threads < -1:
             raise TokenizerError(f"num_threads must be -1 (all cores) or >= 1, got {_abbrev(num_threads)}.")
         self.model_path = resolve_model_path(vocab_file)
-        self._sp, self._serialized = load_processor(self.model_path)
+        self._sp, self._serialized, vocab = load_processor(self.model_path)
         self.text_options = TextOptions(do_lower_case, remove_space, keep_accents)
         self.model_max_length = model_max_length
         self.num_threads = num_threads
@@ -107,7 +107,6 @@ class AlbertTokenizer(EncodingMixin):
         self._splitter = SpecialTokenSplitter({t: ids[k] for k, t in self.special_tokens.items()}, {mask_token})
         self.all_special_ids = sorted(set(ids.values()))
         self._special_id_set = frozenset(self.all_special_ids)
-        vocab = [self._sp.id_to_piece(i) for i in range(self._sp.get_piece_size())]
         self._digit_comma_ids = frozenset(i for i, piece in enumerate(vocab) if needs_digit_comma_split(piece))
         self._digit_comma_fix: dict[int, tuple[list[int], list[str]]] = {}
 

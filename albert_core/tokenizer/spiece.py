@@ -41,7 +41,8 @@ def resolve_model_path(vocab_file: object) -> Path:
     return path
 
 
-def load_processor(path: Path) -> tuple[spm.SentencePieceProcessor, bytes]:
+def load_processor(path: Path) -> tuple[spm.SentencePieceProcessor, bytes, list[str]]:
+    """The processor, the file's bytes and every piece (id order), or a `TokenizerError` naming the file."""
     size = path.stat().st_size
     if size == 0 or size > MAX_MODEL_BYTES:
         raise TokenizerError(
@@ -59,7 +60,14 @@ def load_processor(path: Path) -> tuple[spm.SentencePieceProcessor, bytes]:
         ) from error
     if processor.get_piece_size() == 0:
         raise TokenizerError(f"vocab_file={_abbrev(str(path))} holds an empty vocabulary; use a trained model.")
-    return processor, serialized
+    pieces = []
+    for i in range(processor.get_piece_size()):
+        try:  # SentencePiece loads a piece that is not UTF-8, then fails on it in id_to_piece, decode...
+            pieces.append(processor.id_to_piece(i))
+        except UnicodeDecodeError as error:
+            raise TokenizerError(f"vocab_file={_abbrev(str(path))} is not a valid SentencePiece model: piece {i} "
+                                 f"is not UTF-8 ({error}); re-download the checkpoint's {MODEL_FILE_NAME}.") from None
+    return processor, serialized, pieces
 
 
 def _char_offsets_from_bytes(text: str, byte_spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
