@@ -169,6 +169,23 @@ def test_run_streams_json_lines_in_order(folder, tmp_path):
                    2, "--task")
 
 
+def test_run_names_the_line_and_keeps_the_old_output(folder, tmp_path):
+    """An input the pipeline refuses, or a line that is not UTF-8, is an error naming the file's line; the --output
+    file is replaced only once every result is written, so a failed run leaves it as it was."""
+    target = tmp_path / "out.jsonl"
+    target.write_text("previous results\n")
+    source = tmp_path / "in.jsonl"
+    lines = [json.dumps(f"fine [MASK] {i}") for i in range(30)]
+    source.write_text("\n".join(lines[:20] + ["", '"no mask here"'] + lines[20:]) + "\n")
+    one_line_error(albert("run", "--task", "fill-mask", "--model", folder, "--input", str(source), "--output",
+                          str(target), "--batch-size", "4"), 1, f"{source} line 22: fill-mask input has no [MASK]")
+    source.write_bytes(b'"fine [MASK]"\n"caf\xe9 [MASK]"\n')
+    one_line_error(albert("run", "--task", "fill-mask", "--model", folder, "--input", str(source), "--output",
+                          str(target)), 1, f"{source} line 2: not UTF-8 (byte 0xe9")
+    assert target.read_text() == "previous results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl"]  # no partial file left
+
+
 def test_progress_bar_only_on_a_terminal():
     shown = io.StringIO()
     bar = Progress(4, stream=shown, enabled=True)

@@ -114,8 +114,10 @@ def test_text_classification_labels_scores_and_pairs(vocab):
     assert ranked[0][0]["label"] == top["label"] and ranked[0][0]["score"] == pytest.approx(top["score"], rel=1e-5)
     logits = direct(classify, **{k: v[0] for k, v in classify.tokenizer("good film").items()})["logits"]
     assert top["label"] == ["neg", "neutral", "pos"][int(np.argmax(logits))]
-    with pytest.raises(InputTypeError, match="input 0"):
+    with pytest.raises(InputTypeError, match="text-classification input must be a str"):  # the only input
         classify([3])
+    with pytest.raises(InputTypeError, match="text-classification input 1 must be a str"):  # which one, of several
+        classify(["good", 3])
 
 
 # ------------------------------------------------------------------------------------ token-classification
@@ -186,7 +188,7 @@ def test_question_answering_single_window_matches_the_logits(vocab, tokenizer):
     assert batch[0]["score"] == pytest.approx(best["score"], rel=1e-5)  # padded batch: float32 round-off
     with pytest.raises(InputError, match="empty context"):
         qa(question="q", context="")
-    with pytest.raises(InputTypeError, match="question-answering input 0"):
+    with pytest.raises(InputTypeError, match="question-answering input must be"):
         qa({"question": "q"})
 
 

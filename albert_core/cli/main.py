@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..atomic_files import replace_atomically
+from ..errors import AlbertError, InputError
 from ..progress import Progress
 from ..tasks import BASE, TASKS
 from . import finetune, pretrain
@@ -269,10 +271,13 @@ def cmd_task(args: Any) -> int:
 
 
 def _open_input(path: str):
-    if path == "-":
-        return sys.stdin, None
+    """The input as bytes (each line is decoded alone, so invalid UTF-8 is reported with its line) and its count
+    of non-blank lines when it is a file (for the progress bar)."""
+    if path == "-":  # a replaced sys.stdin (a StringIO in tests) has no bytes underneath
+        stdin = getattr(sys.stdin, "buffer", None)
+        return (stdin if stdin is not None else (line.encode() for line in sys.stdin)), None
     try:
-        handle = open(path, encoding="utf-8")
+        handle = open(path, "rb")
     except OSError as exc:
         raise UsageError(f"--input {path!r}: {exc.strerror}") from None
     total = sum(1 for line in handle if line.strip()) if os.path.isfile(path) else None
@@ -289,34 +294,50 @@ def cmd_run(args: Any) -> int:
         raise UsageError("--options must be a JSON object, e.g. '{\"top_k\": 3}'")
     source, total = _open_input(args.input)
     name = "stdin" if args.input == "-" else args.input
+    lines: list[int] = []  # the line number of each input, to name the line of an input the pipeline refuses
 
     def inputs():
-        for number, line in enumerate(source, 1):
-            if line.strip():
+        for number, raw in enumerate(source, 1):
+            if raw.strip():
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(f"{name} line {number}: not UTF-8 (byte {raw[exc.start]:#04x} at byte "
+                                     f"{exc.start}); write JSON lines in UTF-8") from None
+                lines.append(number)
                 yield json_to_input(args.task, line, f"{name} line {number}")
 
     pipe = _make_pipeline(args.task, args)
-    try:
-        sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--output {args.output!r}: {exc.strerror}") from None
     progress = Progress(total, enabled=False if args.no_progress else None)
     try:
-        for result in pipe.stream(inputs(), **options):
-            sink.write(json.dumps(to_jsonable(result), ensure_ascii=False) + "\n")
-            progress.update()
+        if args.output == "-":
+            _write_results(pipe.stream(inputs(), **options), sys.stdout, progress)
+            return 0
+        if os.path.isdir(args.output) or not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+            raise UsageError(f"--output {args.output!r} must be a file in an existing folder")
+        # The results go to a new file beside --output, renamed over it only once every line is written: an error
+        # on line 900 of 1000 (or a kill) leaves the old file, or none, never 899 lines that look like a result.
+        with replace_atomically(args.output) as partial, open(partial, "x", encoding="utf-8") as sink:
+            _write_results(pipe.stream(inputs(), **options), sink, progress)
+    except AlbertError as exc:
+        index = getattr(exc, "input_index", None)
+        if index is None:
+            raise
+        raise type(exc)(f"{name} line {lines[index]}: {exc}") from None
     finally:
         progress.close()
-        if sink is not sys.stdout:
-            sink.close()
-        if source is not sys.stdin:
+        if args.input != "-":
             source.close()
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    from ..errors import AlbertError
+def _write_results(results: Any, sink: Any, progress: Progress) -> None:
+    for result in results:
+        sink.write(json.dumps(to_jsonable(result), ensure_ascii=False) + "\n")
+        progress.update()
 
+
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter is not for CLI users
     show_traceback = "--traceback" in argv

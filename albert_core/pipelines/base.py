@@ -22,7 +22,7 @@ from ..api import RANDOM_PREFIX, open_source, random_checkpoint
 from ..backend import LoadedModel
 from ..checkpoints import Checkpoint
 from ..config import AlbertConfig
-from ..errors import ConfigError, InputError, InputTypeError, TokenizerError
+from ..errors import AlbertError, ConfigError, InputError, InputTypeError, TokenizerError
 from ..tasks import PRETRAINING
 from .batching import run_batches
 
@@ -72,10 +72,16 @@ def check_top_k(value: Any, allow_none: bool = False) -> int | None:
     return value
 
 
+def input_name(task: str, index: int, count: int) -> str:
+    """How a message names an input: "fill-mask input 3" in a list, "fill-mask input" when it is the only one."""
+    return f"{task} input" if count == 1 else f"{task} input {index}"
+
+
 def check_texts(items: list[Any], task: str) -> list[str]:
     for index, item in enumerate(items):
         if not isinstance(item, str):
-            raise InputTypeError(f"{task} input {index} must be a str, got {type(item).__name__} {item!r:.60}")
+            raise InputTypeError(f"{input_name(task, index, len(items))} must be a str, got {type(item).__name__} "
+                                 f"{item!r:.60}")
     return items
 
 
@@ -146,22 +152,25 @@ class Pipeline:
         return results[0] if single else results
 
     def stream(self, inputs: Iterable[Any], chunk_size: int | None = None, **options: Any) -> Iterator[Any]:
-        """Results for an iterable of inputs, in order, reading `chunk_size` inputs at a time (for big files)."""
+        """Results for an iterable of inputs, in order, reading `chunk_size` inputs at a time (for big files).
+
+        An input it cannot take raises the project's error with `input_index` set: its position in `inputs`."""
         options = self.check_options(dict(options))
         size = chunk_size or self.batch_size * 16
         chunk: list[Any] = []
+        done = 0
         for item in inputs:
             chunk.append(item)
             if len(chunk) == size:
-                yield from self._run(chunk, options)
-                chunk = []
+                yield from self._run(chunk, options, first=done)
+                done, chunk = done + len(chunk), []
         if chunk:
-            yield from self._run(chunk, options)
+            yield from self._run(chunk, options, first=done)
 
-    def _run(self, items: list[Any], options: dict[str, Any]) -> list[Any]:
+    def _run(self, items: list[Any], options: dict[str, Any], first: int | None = None) -> list[Any]:
         if not items:
             return []
-        per_item = self.preprocess(items, options)
+        per_item = self.preprocess(items, options) if first is None else self._preprocess_stream(items, options, first)
         flat = [feature for features in per_item for feature in features]
         outputs = run_batches(self.model, self.to_numpy, flat, batch_size=self.batch_size,
                               pad_id=self.tokenizer.pad_token_id, fields=self.fields)
@@ -170,3 +179,18 @@ class Pipeline:
             results.append(self.postprocess(item, features, outputs[start:start + len(features)], options))
             start += len(features)
         return results
+
+    def _preprocess_stream(self, items: list[Any], options: dict[str, Any], first: int) -> list[list[Any]]:
+        """`preprocess` of a stream's chunk; on an error, the input at fault is found (each alone, only then) and
+        its own error raised, with `input_index` its position in the stream."""
+        try:
+            return self.preprocess(items, options)
+        except AlbertError as exc:
+            for offset, item in enumerate(items):
+                try:
+                    self.preprocess([item], options)
+                except AlbertError as alone:
+                    alone.input_index = first + offset
+                    raise alone from None
+            exc.input_index = None
+            raise

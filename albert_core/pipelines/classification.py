@@ -9,18 +9,18 @@ import numpy as np
 
 from ..errors import ConfigError, InputTypeError
 from ..tasks import MULTIPLE_CHOICE, TEXT_CLASSIFICATION, TOKEN_CLASSIFICATION
-from .base import Pipeline, check_texts, check_top_k, reject_unknown_options
+from .base import Pipeline, check_texts, check_top_k, input_name, reject_unknown_options
 from .batching import Feature, sigmoid, softmax
 
 
-def _text_and_pair(item: Any, index: int) -> tuple[str, str | None]:
+def _text_and_pair(item: Any, index: int, count: int) -> tuple[str, str | None]:
     if isinstance(item, str):
         return item, None
     if isinstance(item, dict) and isinstance(item.get("text"), str) and isinstance(item.get("text_pair", ""), str) \
             and set(item) <= {"text", "text_pair"}:
         return item["text"], item.get("text_pair")
-    raise InputTypeError(f"text-classification input {index} must be a str or {{'text': str, 'text_pair': str}}, "
-                         f"got {item!r:.80}")
+    raise InputTypeError(f"{input_name(TEXT_CLASSIFICATION, index, count)} must be a str or {{'text': str, "
+                         f"'text_pair': str}}, got {item!r:.80}")
 
 
 class TextClassificationPipeline(Pipeline):
@@ -40,7 +40,7 @@ class TextClassificationPipeline(Pipeline):
         return {"top_k": check_top_k(options.get("top_k", 1), allow_none=True), "function": function}
 
     def preprocess(self, items, options):
-        pairs = [_text_and_pair(item, i) for i, item in enumerate(items)]
+        pairs = [_text_and_pair(item, i, len(items)) for i, item in enumerate(items)]
         texts, seconds = [p[0] for p in pairs], [p[1] for p in pairs]
         if any(s is not None for s in seconds):
             # Encode single texts and pairs separately: the tokenizer takes a batch of one kind.
@@ -179,8 +179,8 @@ class MultipleChoicePipeline(Pipeline):
             choices = item.get("choices") if isinstance(item, dict) else None
             if not ok or not isinstance(choices, (list, tuple)) or not choices \
                     or not all(isinstance(c, str) for c in choices):
-                raise InputTypeError(f"multiple-choice input {index} must be {{'context': str, 'choices': "
-                                     f"[str, ...]}} with at least one choice, got {item!r:.80}")
+                raise InputTypeError(f"{input_name(self.task, index, len(items))} must be {{'context': str, "
+                                     f"'choices': [str, ...]}} with at least one choice, got {item!r:.80}")
             enc = self.tokenize([item["context"]] * len(choices), list(choices))
             out.append([Feature(enc["input_ids"], enc["token_type_ids"])])
         return out

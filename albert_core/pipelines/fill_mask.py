@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from ..tasks import FILL_MASK
-from .base import Pipeline, check_texts, check_top_k, reject_unknown_options
+from .base import Pipeline, check_texts, check_top_k, input_name, reject_unknown_options
 from .batching import Feature, softmax
 
 
@@ -54,7 +54,8 @@ class FillMaskPipeline(Pipeline):
             positions = [p for p, t in enumerate(ids) if t == mask_id]
             if not positions:
                 where = "after truncation to max_length" if self.tokenizer.mask_token in texts[index] else ""
-                raise InputError(f"fill-mask input {index} has no {self.tokenizer.mask_token} token {where}"
+                raise InputError(f"{input_name(self.task, index, len(items))} has no {self.tokenizer.mask_token} token "
+                                 f"{where}"
                                  f"({texts[index]!r:.60}); put {self.tokenizer.mask_token} where a word is missing")
             out.append([Feature(ids, types, {"masks": positions})])
         return out

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError, InputTypeError, TokenizerError
 from ..tasks import QUESTION_ANSWERING
-from .base import Pipeline
+from .base import Pipeline, input_name
 from .batching import Feature, softmax
 
 _DEFAULTS = {"top_k": 1, "doc_stride": 128, "max_answer_len": 15, "max_question_len": 64}
@@ -53,8 +53,8 @@ class QuestionAnsweringPipeline(Pipeline):
         for index, item in enumerate(items):
             if not (isinstance(item, dict) and set(item) == {"question", "context"}
                     and all(isinstance(v, str) for v in item.values())):
-                raise InputTypeError(f"question-answering input {index} must be {{'question': str, 'context': "
-                                     f"str}}, got {item!r:.80}")
+                raise InputTypeError(f"{input_name(self.task, index, len(items))} must be {{'question': str, "
+                                     f"'context': str}}, got {item!r:.80}")
         tok = self.tokenizer
         questions = [item["question"] for item in items]
         # Questions longer than max_question_len tokens are cut at that token's end in the text.
@@ -82,7 +82,8 @@ class QuestionAnsweringPipeline(Pipeline):
             sequence = windows.sequence_ids(row)
             first, count = sequence.index(None, 1) + 1, sequence.count(1)
             if not count:
-                raise InputError(f"question-answering input {index} has an empty context; pass the text to search")
+                raise InputError(f"{input_name(self.task, index, len(items))} has an empty context; pass the text "
+                                 "to search")
             out[index].append(Feature(windows["input_ids"][row], windows["token_type_ids"][row],
                                       {"first": first, "offsets": windows["offset_mapping"][row][first:first + count]}))
         return out
