@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -94,13 +96,48 @@ def split(packed: dict[str, np.ndarray], count: int) -> tuple[dict[str, np.ndarr
     return head, rest
 
 
+# What a damaged or hostile archive makes the zip and npy readers raise.
+_UNREADABLE = (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, struct.error, zipfile.BadZipFile,
+               zlib.error)
+
+
+def _read_members(path: Path) -> dict[str, np.ndarray]:
+    """The archive's arrays of the shard's fields, read only after their sizes are checked against the file's:
+    `np.load` would allocate what an npy header declares (4 TiB for a 100-byte file), and inflate a compressed
+    member of any size (a zip bomb). The zip reader never yields more than a member's declared size."""
+    size = path.stat().st_size
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        declared = sum(info.file_size for info in infos)
+        if declared > 2 * size + (1 << 20):
+            raise DataError(f"{path}: its members inflate to {declared:,} bytes from a {size:,}-byte file; not a "
+                            "shard 'albert pretrain-data' wrote (they are not compressed)")
+        arrays = {}
+        for info in infos:
+            key = info.filename.removesuffix(".npy")
+            if key not in SHARD_FIELDS or key in arrays:
+                continue
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version not in ((1, 0), (2, 0)):
+                    raise DataError(f"{path}: {info.filename} is npy format {version}, not 1.0 or 2.0")
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(member)
+                if dtype.hasobject or math.prod(shape) * dtype.itemsize > info.file_size:
+                    raise DataError(f"{path}: {info.filename} declares a {dtype} array of shape {shape}, which "
+                                    f"its {info.file_size:,} bytes cannot hold; the shard is damaged")
+            with archive.open(info) as member:
+                arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
+    return arrays
+
+
 def read_shard(path: Path) -> dict[str, np.ndarray]:
     """One shard, checked: the fields and dtypes above, offsets that cover the arrays, positions inside their
     instance. Anything else is a `DataError` naming the file."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        arrays = _read_members(path)
+    except _UNREADABLE as e:
         raise DataError(f"{path}: not a readable pretraining shard ({e}); write the data again with "
                         "'albert pretrain-data'") from None
     missing = sorted(set(SHARD_FIELDS) - set(arrays))
@@ -132,13 +169,24 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
                         "'albert pretrain-data'")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(f"{path}: not valid JSON ({e}); write the data again") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # ValueError: bad JSON, 5000-digit integers
+        raise DataError(f"{path}: not valid JSON ({str(e)[:200]}); write the data again") from None
     if not isinstance(manifest, dict) or manifest.get("format") != DATA_FORMAT:
         raise DataError(f"{path}: not a pretraining data manifest (format {DATA_FORMAT!r} expected)")
     if manifest.get("version") != DATA_VERSION:
         raise DataError(f"{path}: data format version {manifest.get('version')!r}; this albert-core reads version "
                         f"{DATA_VERSION}: write the data again")
+    # What the run and the batches read from it, checked once here so that they can index it freely.
+    options, tokenizer, shards = manifest.get("options"), manifest.get("tokenizer"), manifest.get("shards")
+    length = options.get("max_seq_length") if isinstance(options, dict) else None
+    if not (isinstance(length, int) and not isinstance(length, bool) and length > 0) \
+            or not (isinstance(tokenizer, dict) and isinstance(tokenizer.get("sha256"), str)) \
+            or not isinstance(shards, list) or not isinstance(manifest.get("instances"), int) \
+            or not all(isinstance(e, dict) and isinstance(e.get("instances"), int)
+                       and not isinstance(e.get("instances"), bool) and e["instances"] >= 0 for e in shards):
+        raise DataError(f"{path}: options.max_seq_length, tokenizer.sha256, instances or the shard list (each "
+                        "{'file', 'instances'}) is missing or of the wrong type; the folder is damaged: write the "
+                        "data again")
     return manifest
 
 
