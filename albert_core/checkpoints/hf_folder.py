@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
+from ..atomic_files import update_folder, write_atomically
 from ..config import AlbertConfig
 from ..errors import CheckpointError
 from .formats import HF_FORMAT, Checkpoint
@@ -42,13 +42,17 @@ class HFSafetensorsFormat:
                           architectures=_architectures(p / CONFIG_NAME))
 
     def write(self, path: str | os.PathLike, checkpoint: Checkpoint) -> None:
-        p = Path(path)
-        p.mkdir(parents=True, exist_ok=True)
-        checkpoint.config.to_json_file(p / CONFIG_NAME, architectures=checkpoint.architectures)
-        save_safetensors({k: checkpoint.weights[k] for k in checkpoint.weights}, p / WEIGHTS_NAME)
-        tokenizer = checkpoint.tokenizer_file
-        if tokenizer is not None and Path(tokenizer).resolve() != (p / TOKENIZER_NAME).resolve():
-            shutil.copyfile(checkpoint.tokenizer_file, p / TOKENIZER_NAME)
+        """The folder's files, replaced together (`update_folder`): a crash leaves the old folder or the new one,
+        never new weights beside an old config. Its other files are kept; an old sharded index and its shards are
+        removed (they would shadow the new `model.safetensors`)."""
+        with update_folder(path) as p:
+            checkpoint.config.to_json_file(p / CONFIG_NAME, architectures=checkpoint.architectures)
+            save_safetensors({k: checkpoint.weights[k] for k in checkpoint.weights}, p / WEIGHTS_NAME)
+            for old in [p / INDEX_NAME, *p.glob("model-*-of-*.safetensors")]:
+                old.unlink(missing_ok=True)
+            tokenizer = checkpoint.tokenizer_file
+            if tokenizer is not None and Path(tokenizer).resolve() != (Path(path) / TOKENIZER_NAME).resolve():
+                write_atomically(p / TOKENIZER_NAME, Path(tokenizer).read_bytes())
 
 
 def _architectures(config_file: Path) -> list[str] | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic_files import write_atomically
+from ..atomic_files import update_folder, write_atomically
 from ..errors import TokenizerError, TokenizerTypeError
 from .arguments import as_ids, check_positive_int, check_text
 from .encoding import EncodingMixin
@@ -151,22 +151,22 @@ class AlbertTokenizer(EncodingMixin):
         """Write ``tokenizer_config.json``, ``special_tokens_map.json`` and ``spiece.model`` into ``save_directory``.
 
         HF's ``AutoTokenizer.from_pretrained`` (slow and fast) and ours read the folder back to the same tokenizer.
-        Every file is written to a temporary file beside it and renamed into place. Returns the paths written, in
-        HF's order.
+        The files are written into a copy of the folder that then replaces it in one step (`update_folder`), so a
+        crash leaves the old files or the new ones. Returns the paths written, in HF's order.
         """
         folder = folder_argument("save_directory", save_directory)
         if os.path.isfile(folder):
             raise TokenizerError(
                 f"save_directory={_abbrev(folder)} is a file; pass a folder (it is created if it does not exist)."
             )
-        os.makedirs(folder, exist_ok=True)
-        config_file = os.path.join(folder, CONFIG_FILE_NAME)
-        map_file = os.path.join(folder, SPECIAL_TOKENS_MAP_FILE_NAME)
-        (vocab_file,) = self.save_vocabulary(folder)
-        options = {k: getattr(self, k) for k in OPTION_KEYS}
-        write_atomically(config_file, json_bytes(config_json(options, self.special_tokens, self._sp.piece_to_id)))
-        write_atomically(map_file, json_bytes(special_tokens_map_json(self.special_tokens)))
-        return config_file, map_file, vocab_file
+        names = (CONFIG_FILE_NAME, SPECIAL_TOKENS_MAP_FILE_NAME, MODEL_FILE_NAME)
+        with update_folder(folder) as stage:  # the three files replaced together, the folder's others kept
+            self.save_vocabulary(stage)
+            options = {k: getattr(self, k) for k in OPTION_KEYS}
+            write_atomically(stage / names[0], json_bytes(config_json(options, self.special_tokens,
+                                                                       self._sp.piece_to_id)))
+            write_atomically(stage / names[1], json_bytes(special_tokens_map_json(self.special_tokens)))
+        return tuple(os.path.join(folder, name) for name in names)
 
     @property
     def special_tokens_map(self) -> dict[str, str]:

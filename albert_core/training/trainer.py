@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..api import RANDOM_PREFIX, load, open_source, save
+from ..atomic_files import update_folder
 from ..config import AlbertConfig
 from ..errors import ConfigError, DataError, TrainingError
 from ..inputs import prepare_inputs
@@ -330,8 +331,9 @@ class Run:
             if stop:
                 break
         progress.close()
-        save(model, self.output_dir)  # the final model, an HF folder, then its tokenizer with the tokenizer's
-        self.tokenizer.save_pretrained(self.output_dir)  # options (a cased vocabulary stays cased)
+        with update_folder(self.output_dir) as final:  # the final model and its tokenizer, in place together:
+            save(model, final)  # an HF folder, then the tokenizer with its options (a cased vocabulary stays cased)
+            self.tokenizer.save_pretrained(final)
         if o.plot:
             plot(log.records, self.output_dir / PLOT_NAME)
         return TrainResult(self.output_dir, global_step + 1 if self.total_steps > start else start, last_metrics,
