@@ -98,6 +98,23 @@ def golden(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def fuzz(session: nox.Session) -> None:
+    """Long fuzzing (about 12 minutes on 2 cores; not in the default run): the property tests with random examples
+    (HYPOTHESIS_PROFILE=fuzz, failures kept in tests/fuzz/examples and replayed), the conformance suite's model
+    inputs on the NumPy reference, 60 kills per writer, then coverage-guided fuzzing (atheris) of the safetensors
+    header parser and the config reader, seeded from real files. `nox -s fuzz -- SECONDS` sets each atheris
+    target's time (default 150)."""
+    install_core(session, "-e", "conformance", "atheris")
+    seconds = session.posargs[0] if session.posargs else "150"
+    env = {"HYPOTHESIS_PROFILE": "fuzz", "HYPOTHESIS_MAX_EXAMPLES": "2000"}
+    session.run(*PYTEST, "tests/fuzz", "--hypothesis-show-statistics", env=env)
+    session.run("python", "-m", "albert_conformance", "--backend", "numpy", "-k", "fuzz_inputs", "-rfE", env=env)
+    session.run(*PYTEST, "tests/test_crash_safety.py", env={"ALBERT_KILLS": "60"})
+    for target in ("safetensors", "config"):
+        session.run("python", "tests/fuzz/coverage_guided.py", target, "--seconds", seconds, "--work", ".fuzz")
+
+
+@nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks against HF in each framework (`python -m benchmarks`); writes under benchmarks/results."""
     backends = [f"backends/{d}" for d in BACKENDS.values() if d]
