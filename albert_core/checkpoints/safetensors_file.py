@@ -25,7 +25,7 @@ from ..errors import CheckpointError, parse_json, short_repr
 WEIGHTS_NAME = "model.safetensors"
 INDEX_NAME = "model.safetensors.index.json"
 UNSAFE_NAMES = ("pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "model.ckpt.index")
-_MAX_HEADER = 100 * 1024 * 1024
+MAX_HEADER_BYTES = 100_000_000  # the safetensors library's own limit (MAX_HEADER_SIZE)
 _DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "BF16": np.dtype("<u2")}
 
 
@@ -83,7 +83,12 @@ class SafetensorsFile(Mapping[str, np.ndarray]):
                 if len(prefix) < 8:
                     raise CheckpointError(f"{self.path}: file is truncated ({size} bytes); re-download it")
                 header_len = int.from_bytes(prefix, "little")
-                if header_len > min(_MAX_HEADER, size - 8):
+                if MAX_HEADER_BYTES < header_len <= size - 8:
+                    raise CheckpointError(
+                        f"{self.path}: header length {header_len:,} bytes is over the {MAX_HEADER_BYTES:,} that "
+                        "safetensors allows; the file was not written by a safetensors library"
+                    )
+                if header_len > size - 8:
                     raise CheckpointError(
                         f"{self.path}: header length {header_len} exceeds the file ({size} bytes); the file "
                         "is truncated or not safetensors"

@@ -48,6 +48,7 @@ from hypothesis import strategies as st
 
 from albert_core import CheckpointError
 from albert_core.checkpoints import SafetensorsFile, save_safetensors
+from albert_core.checkpoints.safetensors_file import MAX_HEADER_BYTES
 
 TENSORS = st.dictionaries(TENSOR_NAMES, FINITE_ARRAYS, max_size=4)
 
@@ -103,7 +104,7 @@ def entry_names(header: dict) -> list[str]:
 def m_length_field(draw, header, body):
     raw = json.dumps(header).encode()
     length = draw(st.integers(0, 2**64 - 1) | st.integers(-9, 9).map(lambda d: max(0, len(raw) + d))
-                  | st.sampled_from([100 * 1024 * 1024, 100 * 1024 * 1024 + 1, 2**63]))
+                  | st.sampled_from([MAX_HEADER_BYTES, MAX_HEADER_BYTES + 1, 2**63]))
     return assemble(raw, body, length)
 
 
@@ -344,6 +345,18 @@ def test_headers_that_escaped_before(tmp_path, name):
         for tensor in f:
             f[tensor]
     assert_names(info.value, path)
+
+
+def test_a_header_over_the_reference_limit(tmp_path):
+    """A header of more than 100,000,000 bytes (the safetensors library's limit) inside a file that big is refused
+    before it is read (a sparse file: no disk written)."""
+    path = tmp_path / "big.safetensors"
+    with open(path, "wb") as f:
+        f.write((MAX_HEADER_BYTES + 1).to_bytes(8, "little"))
+        f.seek(MAX_HEADER_BYTES + 64)
+        f.write(b"}")
+    with bounded_memory(0), pytest.raises(CheckpointError, match="over the 100,000,000 that safetensors allows"):
+        SafetensorsFile(path)
 
 
 def test_reads_that_failed_before(tmp_path):
