@@ -54,6 +54,21 @@ def assert_names(exc: Exception, path: Path) -> None:
     assert str(path) in str(exc) or repr(str(path))[1:-1] in str(exc), f"the message does not name {path}: {exc}"
 
 
+def damaged(draw, blob: bytes) -> bytes:
+    """`blob` cut short, with bytes overwritten, or with bytes spliced in (what a failed download or a bad disk
+    does to a file)."""
+    kind = draw(st.sampled_from(["cut", "flip", "splice"]))
+    if kind == "cut":
+        return blob[:draw(st.integers(0, len(blob) - 1))]
+    out = bytearray(blob)
+    if kind == "flip":
+        for _ in range(draw(st.integers(1, 8))):
+            out[draw(st.integers(0, len(out) - 1))] = draw(st.integers(0, 255))
+        return bytes(out)
+    at = draw(st.integers(0, len(out)))
+    return bytes(out[:at]) + draw(st.binary(min_size=1, max_size=16)) + bytes(out[at:])
+
+
 # -- JSON building blocks -------------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fuzzing import JSON_ANY, assert_names, bounded_memory, dumps, example_dir, outcome
+from fuzzing import JSON_ANY, assert_names, bounded_memory, damaged, dumps, example_dir, outcome
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -72,16 +72,7 @@ def npz(arrays: dict[str, np.ndarray], compress: bool = False) -> bytes:
 
 
 def m_bytes(draw, arrays):
-    blob = bytearray(npz(arrays))
-    kind = draw(st.sampled_from(["cut", "flip", "splice"]))
-    if kind == "cut":
-        return bytes(blob[:draw(st.integers(0, len(blob) - 1))])
-    if kind == "flip":
-        for _ in range(draw(st.integers(1, 8))):
-            blob[draw(st.integers(0, len(blob) - 1))] = draw(st.integers(0, 255))
-        return bytes(blob)
-    at = draw(st.integers(0, len(blob)))
-    return bytes(blob[:at]) + draw(st.binary(min_size=1, max_size=16)) + bytes(blob[at:])
+    return damaged(draw, npz(arrays))
 
 
 def m_arrays(draw, arrays):
