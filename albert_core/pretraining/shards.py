@@ -159,6 +159,9 @@ def read_shard(path: Path) -> dict[str, np.ndarray]:
     if np.any(arrays["masked_positions"] < 0) or np.any(arrays["masked_positions"] >= lengths[owner]) or \
             np.any(arrays["segment_b"] < 2) or np.any(arrays["segment_b"] >= lengths):
         raise DataError(f"{path}: a masked position or segment start lies outside its instance; the shard is damaged")
+    if not np.isin(arrays["sentence_order_label"], (0, 1)).all() or np.any(arrays["input_ids"] < 0) \
+            or np.any(arrays["masked_ids"] < 0):
+        raise DataError(f"{path}: a sentence-order label other than 0/1 or a negative token id; the shard is damaged")
     return arrays
 
 

@@ -1,13 +1,14 @@
-"""Property-based tests (hypothesis) of the pretraining data reader: shards (`read_shard`: NumPy `.npz` archives)
-and the folder's manifest (`read_manifest`, `load_shard`), fed a real data folder (the standard library's
-docstrings, `albert pretrain-data`'s code) mutated.
+"""Property-based tests (hypothesis) of the pretraining data reader: shards (`read_shard`: NumPy `.npz` archives) and
+the folder's manifest (`read_manifest`, `load_shard`), fed a real data folder (the standard library's docstrings,
+`albert pretrain-data`'s code) mutated.
 
 The property: either the shard loads and every instance in it is well formed (the fields and dtypes of the format,
-offsets covering the arrays, segment starts and masked positions inside their instance: what the batches index
-with), or a `DataError` naming the file is raised; never another exception, a pickle loaded, or memory far beyond
-the file's size. The mutations: bytes cut, flipped or spliced; arrays removed, added, of another dtype or rank,
-object arrays (pickles); offsets, positions and segment starts out of range; npy headers declaring huge shapes;
-compressed members that inflate far beyond the file (zip bombs). Manifests: any JSON, odd shard entries.
+offsets covering the arrays, segment starts and masked positions inside their instance: what the batches index with;
+order labels 0 or 1, ids not negative), or a `DataError` naming the file is raised; never another exception, a
+pickle loaded, or memory far beyond the file's size. The mutations: bytes cut, flipped or spliced; arrays removed,
+added, of another dtype or rank, object arrays (pickles); offsets, positions and segment starts out of range; npy
+headers declaring huge shapes; compressed members that inflate far beyond the file (zip bombs). Manifests: any JSON,
+odd shard entries.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def check_shard(path: Path) -> None:
         positions = arrays["masked_positions"][arrays["masked_offsets"][i]:arrays["masked_offsets"][i + 1]]
         assert len(row) == lengths[i] and 2 <= arrays["segment_b"][i] < len(row)
         assert np.all((0 <= positions) & (positions < len(row)))
+        assert arrays["sentence_order_label"][i] in (0, 1) and (row >= 0).all()
 
 
 def npz(arrays: dict[str, np.ndarray], compress: bool = False) -> bytes:
@@ -102,7 +104,8 @@ def m_values(draw, arrays):
     if len(values):
         at = draw(st.integers(0, len(values) - 1))
         info = np.iinfo(values.dtype)
-        values[at] = draw(st.sampled_from([-1, 0, 1, 2, 1000, info.max, info.min]))
+        values[at] = draw(st.sampled_from([v for v in (-1, 0, 1, 2, 1000, info.max, info.min)
+                                           if info.min <= v <= info.max]))
     arrays[key] = values if draw(st.booleans()) else values[::-1].copy()
     return npz(arrays)
 
