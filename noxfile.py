@@ -17,6 +17,7 @@ nox.options.error_on_external_run = True
 nox.options.reuse_existing_virtualenvs = False  # CI runs fresh; use `nox -R` locally to reuse
 nox.options.sessions = [
     "lint", "tests", "conformance-numpy", "conformance-torch", "conformance-jax", "conformance-tensorflow", "parity",
+    "ray",
 ]
 
 CONSTRAINTS = ("-c", "constraints.txt")
@@ -44,7 +45,7 @@ def tests(session: nox.Session) -> None:
     """The core's own tests with only the core installed (NumPy backend; no framework, no HF), plus its `plot` extra
     (matplotlib), so the fine-tuning run's PNG is drawn for real."""
     install_core(session, "matplotlib")
-    session.run(*PYTEST, "tests", "--ignore=tests/parity", *session.posargs)
+    session.run(*PYTEST, "tests", "--ignore=tests/parity", "--ignore=tests/ray", *session.posargs)
 
 
 def _run(session: nox.Session, command: tuple[str, ...]) -> bool:
@@ -88,6 +89,14 @@ def parity(session: nox.Session) -> None:
     backends = [f"backends/{d}" for d in BACKENDS.values() if d]
     install_core(session, *(arg for b in backends for arg in ("-e", b)), "transformers<5", *FRAMEWORKS)
     session.run(*PYTEST, "tests/parity", *session.posargs)
+
+
+@nox.session
+def ray(session: nox.Session) -> None:
+    """Batch inference on Ray Data (albert-core[ray]) on a local 2-CPU cluster: every pipeline task through
+    `map_batches` and `albert run --engine ray` against `albert run`, Parquet input, a killed actor restarted."""
+    install_core(session, "ray[data]")  # what the albert-core[ray] extra installs, pinned by constraints.txt
+    session.run(*PYTEST, "tests/ray", *session.posargs)
 
 
 @nox.session(default=False)

@@ -191,6 +191,21 @@ def _pretrain_section(results: dict[str, Any]) -> tuple[list[str], list[tuple[st
     return lines, targets
 
 
+def _ray_section(results: dict[str, Any]) -> list[str]:
+    ray = results["ray"]
+    if "error" in ray:
+        return ["## Batch inference on Ray Data", "", f"failed: {ray['error'][-300:]}"]
+    lines = ["## Batch inference on Ray Data", "",
+             f"`albert run` (feature-extraction, random albert-base-v2 on {ray['backend']}) over {ray['rows']} "
+             "docstring sentences, in this process and with `--engine ray` on a local 2-CPU cluster; median of "
+             "alternated rounds after a warm-up. On one machine the engine can only add overhead.", "",
+             "| run | rows/s | vs albert run |", "|---|---:|---:|"]
+    for name in ("albert_run", "ray_1_actor", "ray_2_actors"):
+        lines.append(f"| {name.replace('_', ' ')} | {ray[name]['rows_per_s']:,.1f} | "
+                     f"{ray['ratio_to_albert_run'][name]:.2f}x |")
+    return lines
+
+
 def _load_section(results: dict[str, Any]) -> tuple[list[str], list[tuple[str, bool]]]:
     load = results["load"]
     weights = load["weights_bytes"]
@@ -336,6 +351,8 @@ def write_reports(results: dict[str, Any], out_dir: Path) -> str:
         lines += [""] + _compile_section(results)
     if "tokenizer" in results:
         lines += [""] + _tokenizer_section(results)
+    if "ray" in results:
+        lines += [""] + _ray_section(results)
     if write_plot(results, out_dir / "forward.png"):
         lines += ["", "![time per batch](forward.png)"]
     if targets:

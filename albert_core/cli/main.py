@@ -16,6 +16,7 @@ from typing import Any
 
 from ..atomic_files import replace_atomically
 from ..errors import AlbertError, InputError
+from ..pipelines.records import json_to_input, result_line, to_jsonable
 from ..progress import Progress
 from ..tasks import BASE, TASKS
 from . import finetune, pretrain
@@ -23,12 +24,10 @@ from .streams import (
     TASK_COMMANDS,
     UsageError,
     human,
-    json_to_input,
     line_to_input,
     read_lines,
     task_options,
     title,
-    to_jsonable,
 )
 
 DEFAULT_COMPARE_MODEL = "random:albert-base-v2"
@@ -101,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", required=True, help="JSON lines out ('-' for stdout)")
     run.add_argument("--options", default="{}", help='task options as JSON, e.g. \'{"top_k": 3}\'')
     run.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    run.add_argument("--engine", default="local", choices=["local", "ray"],
+                     help="local (default): this process; ray: Ray Data actors (albert-core[ray], docs/scaling.md)")
+    run.add_argument("--num-workers", type=_positive_int, default=1, help="--engine ray: actors (default 1)")
+    run.add_argument("--cpus-per-worker", type=float, default=1.0, help="--engine ray: CPUs an actor takes (1)")
     _common_pipeline_flags(run)
     finetune.add_parser(sub, _Parser)
     pretrain.add_parsers(sub)
@@ -292,6 +295,8 @@ def cmd_run(args: Any) -> int:
         raise UsageError(f"--options is not valid JSON ({exc.msg}); pass e.g. '{{\"top_k\": 3}}'") from None
     if not isinstance(options, dict):
         raise UsageError("--options must be a JSON object, e.g. '{\"top_k\": 3}'")
+    if args.engine == "ray":
+        return _run_on_ray(args, options)
     source, total = _open_input(args.input)
     name = "stdin" if args.input == "-" else args.input
     lines: list[int] = []  # the line number of each input, to name the line of an input the pipeline refuses
@@ -331,9 +336,29 @@ def cmd_run(args: Any) -> int:
     return 0
 
 
+def _run_on_ray(args: Any, options: dict[str, Any]) -> int:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise UsageError("--engine ray needs Ray Data: pip install 'albert-core[ray]'") from None
+    from ..distributed import run_dataset
+
+    if not os.path.isfile(args.input):
+        raise UsageError(f"--input {args.input!r}: --engine ray reads a file (JSON lines, or .parquet)")
+    if os.path.isdir(args.output) or not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+        raise UsageError(f"--output {args.output!r} must be a file in an existing folder")
+    labels = [x for x in args.labels.split(",") if x] if args.labels else None
+    run_dataset(args.task, args.model, args.input, args.output, num_workers=args.num_workers,
+                cpus_per_worker=args.cpus_per_worker, batch_size=args.batch_size, options=options,
+                backend=args.backend, device=args.device, dtype=args.dtype, tokenizer=args.tokenizer,
+                max_length=args.max_length, num_labels=labels,
+                init_missing_heads=True if args.init_missing_heads else None)
+    return 0
+
+
 def _write_results(results: Any, sink: Any, progress: Progress) -> None:
     for result in results:
-        sink.write(json.dumps(to_jsonable(result), ensure_ascii=False) + "\n")
+        sink.write(result_line(result) + "\n")
         progress.update()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -70,20 +69,6 @@ def line_to_input(command: str, line: str, where: str, context: str | None = Non
     return line
 
 
-def json_to_input(task: str, line: str, where: str) -> Any:
-    """One JSON line of `albert run` -> one pipeline input (a bare string, or an object with the task's fields)."""
-    try:
-        value = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); write one JSON value a line") \
-            from None
-    if isinstance(value, dict) and task in (FILL_MASK, TOKEN_CLASSIFICATION, FEATURE_EXTRACTION):
-        if set(value) != {"text"}:
-            raise InputError(f"{where}: a {task} line is a JSON string or {{\"text\": ...}}, got keys {sorted(value)}")
-        return value["text"]
-    return value
-
-
 def read_lines(args_texts: list[str], stream: TextIO) -> Iterator[tuple[str, str]]:
     """(text, where) from the arguments, or from stdin one input a line (blank lines skipped)."""
     if args_texts:
@@ -94,18 +79,6 @@ def read_lines(args_texts: list[str], stream: TextIO) -> Iterator[tuple[str, str
         line = line.rstrip("\r\n")
         if line.strip():
             yield line, f"stdin line {number}"
-
-
-def to_jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    return value
 
 
 def human(command: str, item: Any, result: Any) -> str:
