@@ -194,7 +194,8 @@ def test_manifests_and_shard_entries(scratch, data, manifest, entry):
 
 def test_shards_that_escaped_before(tmp_path, shard):
     """np.load allocated what an npy header declares (MemoryError for 4 TiB from a small file) and inflated any
-    compressed member (64 MiB from 67 KB); a 4301-digit integer in data.json was a ValueError."""
+    compressed member (64 MiB from 67 KB); a 4301-digit integer in data.json was a ValueError; a sentence-order
+    label of 2 was read."""
     path = tmp_path / "shard-00000.npz"
     for draw_values, mutation, needle in ((["input_ids", 2**40], m_huge_header, "cannot hold"),
                                           (["bomb"], m_zip_bomb, "inflate to")):
@@ -206,3 +207,8 @@ def test_shards_that_escaped_before(tmp_path, shard):
     (tmp_path / MANIFEST_NAME).write_text('{"format": ' + "9" * 4301 + "}")
     with pytest.raises(DataError, match="not valid JSON"):
         read_manifest(tmp_path)
+    bad = {k: v.copy() for k, v in shard.items()}
+    bad["sentence_order_label"][0] = 2  # batches would hand it to the loss as a third class
+    path.write_bytes(npz(bad))
+    with pytest.raises(DataError, match="sentence-order label other than 0/1"):
+        read_shard(path)
