@@ -99,25 +99,20 @@ def run_dataset(task: str, model: Any, input_path: str, output_path: str, *, num
                     sink.write(f"{line}\n")
                     count += 1
     except ray.exceptions.RayError as exc:  # an actor's error: the project's own, without Ray's wrapping
-        cause = _own_error(exc)
+        cause = _own_error(exc, ray.exceptions.RayError)
         if cause is None:
             raise
         raise cause from None
     return count
 
 
-def _own_error(exc: BaseException) -> AlbertError | None:
-    """The project's exception inside Ray's wrappers (RayTaskError, UserCodeException, their causes), if any."""
+def _own_error(exc: BaseException | None, wrapper: type) -> AlbertError | None:
+    """The project's exception inside Ray's wrappers (`wrapper` and its subclasses, which Ray also mixes into the
+    original exception's class) and their causes, if any."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, AlbertError) and not isinstance(exc, ray_wrappers()):
+        if isinstance(exc, AlbertError) and not isinstance(exc, wrapper):
             return exc
         exc = getattr(exc, "cause", None) or exc.__cause__
     return None
-
-
-def ray_wrappers() -> tuple[type, ...]:
-    import ray
-
-    return (ray.exceptions.RayError,)
