@@ -14,17 +14,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..atomic_files import replace_atomically
-from ..errors import AlbertError, InputError
-from ..pipelines.records import json_to_input, result_line, to_jsonable
-from ..progress import Progress
+from ..errors import AlbertError
+from ..pipelines.records import to_jsonable
 from ..tasks import BASE, TASKS
 from . import finetune, pretrain
+from .run import cmd_run
 from .streams import (
     TASK_COMMANDS,
     UsageError,
     human,
     line_to_input,
+    make_pipeline,
     read_lines,
     task_options,
     title,
@@ -158,17 +158,6 @@ def _check_model_and_backend(args: Any) -> None:
                              "(see 'albert backends')")
 
 
-def _make_pipeline(task: str, args: Any):
-    from ..pipelines import pipeline
-
-    labels = [x for x in args.labels.split(",") if x] if args.labels else None
-    if args.tokenizer is not None and not Path(args.tokenizer).exists():
-        raise UsageError(f"--tokenizer {args.tokenizer!r}: no such file or folder; pass a spiece.model")
-    return pipeline(task, args.model, backend=args.backend, device=args.device, dtype=args.dtype,
-                    tokenizer=args.tokenizer, batch_size=args.batch_size, max_length=args.max_length,
-                    num_labels=labels, init_missing_heads=True if args.init_missing_heads else None)
-
-
 def cmd_backends(args: Any) -> int:
     from .compare import backend_rows, format_table
 
@@ -261,7 +250,7 @@ def cmd_task(args: Any) -> int:
              read_lines(args.texts, sys.stdin)]
     if not items:
         raise UsageError("no input: pass texts as arguments or pipe them on stdin, one a line")
-    pipe = _make_pipeline(task, args)
+    pipe = make_pipeline(task, args)
     inputs = [item for item, _ in items]
     results = pipe(inputs, **task_options(args.command, args))
     for item, result in zip(inputs, results):
@@ -271,95 +260,6 @@ def cmd_task(args: Any) -> int:
             print(title(args.command, item))
             print(human(args.command, item, result))
     return 0
-
-
-def _open_input(path: str):
-    """The input as bytes (each line is decoded alone, so invalid UTF-8 is reported with its line) and its count
-    of non-blank lines when it is a file (for the progress bar)."""
-    if path == "-":  # a replaced sys.stdin (a StringIO in tests) has no bytes underneath
-        stdin = getattr(sys.stdin, "buffer", None)
-        return (stdin if stdin is not None else (line.encode() for line in sys.stdin)), None
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise UsageError(f"--input {path!r}: {exc.strerror}") from None
-    total = sum(1 for line in handle if line.strip()) if os.path.isfile(path) else None
-    handle.seek(0)
-    return handle, total
-
-
-def cmd_run(args: Any) -> int:
-    try:
-        options = json.loads(args.options)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--options is not valid JSON ({exc.msg}); pass e.g. '{{\"top_k\": 3}}'") from None
-    if not isinstance(options, dict):
-        raise UsageError("--options must be a JSON object, e.g. '{\"top_k\": 3}'")
-    if args.engine == "ray":
-        return _run_on_ray(args, options)
-    source, total = _open_input(args.input)
-    name = "stdin" if args.input == "-" else args.input
-    lines: list[int] = []  # the line number of each input, to name the line of an input the pipeline refuses
-
-    def inputs():
-        for number, raw in enumerate(source, 1):
-            if raw.strip():
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise InputError(f"{name} line {number}: not UTF-8 (byte {raw[exc.start]:#04x} at byte "
-                                     f"{exc.start}); write JSON lines in UTF-8") from None
-                lines.append(number)
-                yield json_to_input(args.task, line, f"{name} line {number}")
-
-    pipe = _make_pipeline(args.task, args)
-    progress = Progress(total, enabled=False if args.no_progress else None)
-    try:
-        if args.output == "-":
-            _write_results(pipe.stream(inputs(), **options), sys.stdout, progress)
-            return 0
-        if os.path.isdir(args.output) or not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
-            raise UsageError(f"--output {args.output!r} must be a file in an existing folder")
-        # The results go to a new file beside --output, renamed over it only once every line is written: an error
-        # on line 900 of 1000 (or a kill) leaves the old file, or none, never 899 lines that look like a result.
-        with replace_atomically(args.output) as partial, open(partial, "x", encoding="utf-8") as sink:
-            _write_results(pipe.stream(inputs(), **options), sink, progress)
-    except AlbertError as exc:
-        index = getattr(exc, "input_index", None)
-        if index is None:
-            raise
-        raise type(exc)(f"{name} line {lines[index]}: {exc}") from None
-    finally:
-        progress.close()
-        if args.input != "-":
-            source.close()
-    return 0
-
-
-def _run_on_ray(args: Any, options: dict[str, Any]) -> int:
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        raise UsageError("--engine ray needs Ray Data: pip install 'albert-core[ray]'") from None
-    from ..distributed import run_dataset
-
-    if not os.path.isfile(args.input):
-        raise UsageError(f"--input {args.input!r}: --engine ray reads a file (JSON lines, or .parquet)")
-    if os.path.isdir(args.output) or not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
-        raise UsageError(f"--output {args.output!r} must be a file in an existing folder")
-    labels = [x for x in args.labels.split(",") if x] if args.labels else None
-    run_dataset(args.task, args.model, args.input, args.output, num_workers=args.num_workers,
-                cpus_per_worker=args.cpus_per_worker, batch_size=args.batch_size, options=options,
-                backend=args.backend, device=args.device, dtype=args.dtype, tokenizer=args.tokenizer,
-                max_length=args.max_length, num_labels=labels,
-                init_missing_heads=True if args.init_missing_heads else None)
-    return 0
-
-
-def _write_results(results: Any, sink: Any, progress: Progress) -> None:
-    for result in results:
-        sink.write(result_line(result) + "\n")
-        progress.update()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
@@ -30,6 +31,22 @@ TASK_COMMANDS = {
 
 class UsageError(Exception):
     """A mistake on the command line (exit status 2)."""
+
+
+def pipeline_options(args: Any) -> dict[str, Any]:
+    """`albert_core.pipeline`'s keyword arguments (but the model) from a pipeline subcommand's flags."""
+    labels = [x for x in args.labels.split(",") if x] if args.labels else None
+    if args.tokenizer is not None and not Path(args.tokenizer).exists():
+        raise UsageError(f"--tokenizer {args.tokenizer!r}: no such file or folder; pass a spiece.model")
+    return {"backend": args.backend, "device": args.device, "dtype": args.dtype, "tokenizer": args.tokenizer,
+            "batch_size": args.batch_size, "max_length": args.max_length, "num_labels": labels,
+            "init_missing_heads": True if args.init_missing_heads else None}
+
+
+def make_pipeline(task: str, args: Any) -> Any:
+    from ..pipelines import pipeline
+
+    return pipeline(task, args.model, **pipeline_options(args))
 
 
 def task_options(command: str, args: Any) -> dict[str, Any]:
