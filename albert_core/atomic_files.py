@@ -113,6 +113,12 @@ def _link_tree(source: Path, target: Path) -> None:
                 shutil.copy2(Path(root) / name, here / name, follow_symlinks=False)
 
 
+# The stages of the `update_folder` blocks open in this process: a writer that updates one of them (the trainer's
+# final folder: `save`, then the tokenizer's `save_pretrained`) writes into it directly, instead of copying the
+# whole tree (every checkpoint) again for each nested call.
+_OPEN_STAGES: set[Path] = set()
+
+
 @contextlib.contextmanager
 def update_folder(destination: str | os.PathLike) -> Iterator[Path]:
     """Yields a folder to write the new files of `destination` into; it starts as a copy of what `destination`
@@ -121,11 +127,15 @@ def update_folder(destination: str | os.PathLike) -> Iterator[Path]:
     be replaced by renaming (`write_atomically`, `replace_atomically`), never rewritten in place."""
     dst = Path(destination)
     dst = dst.resolve() if dst.is_symlink() else dst
+    if dst.resolve() in _OPEN_STAGES:  # already a stage of an enclosing update: it is swapped in as a whole
+        yield dst
+        return
     if dst.exists() and not dst.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(dst))
     dst.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_stages(dst)
     stage = Path(tempfile.mkdtemp(prefix=f"{_stage_prefix(dst)}{os.getpid()}-", dir=dst.parent))
+    _OPEN_STAGES.add(stage.resolve())
     try:
         if dst.exists():
             _link_tree(dst, stage)
@@ -133,6 +143,7 @@ def update_folder(destination: str | os.PathLike) -> Iterator[Path]:
         _sync_folder(stage)
         replace_folder(stage, dst)
     finally:
+        _OPEN_STAGES.discard(stage.resolve())
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
 
