@@ -111,15 +111,24 @@ class Backend:
         raise BackendError(f"backend {self.name!r} does not support training, so it has no gradients; "
                            "use a backend with supports_training (torch, jax, tensorflow)")
 
-    def train_step(self, model: Any, options: Any) -> Any:
+    def train_step(self, model: Any, options: Any, world: Any = None) -> Any:
         """The optimizer step that fine-tuning runs on this backend: a `albert_core.training.step.TrainStep` for
         `model` (loaded with `trainable=True`) with AdamW, the schedule, clipping, accumulation, bf16 and gradient
-        checkpointing as `options` (an `OptimizerOptions`) says. This is the one piece a backend writes to be
-        trained; its contract is in `albert_core/training/step.py` and `docs/writing-a-backend.md`. (The types are
-        not imported here: the training package sits above this module, it loads models through `albert_core.api`.)
+        checkpointing as `options` (an `OptimizerOptions`) says, over the data-parallel replicas of `world` (what
+        `data_parallel` returned; None: one). This is the one piece a backend writes to be trained; its contract is
+        in `albert_core/training/step.py` and `docs/writing-a-backend.md`. (The types are not imported here: the
+        training package sits above this module, it loads models through `albert_core.api`.)
         """
         raise BackendError(f"backend {self.name!r} cannot fine-tune (it has no train_step); use a backend that "
                            "can: torch, jax or tensorflow")
+
+    def data_parallel(self, mode: str, device: str | None = None) -> Any:
+        """The data-parallel replicas a run on this backend trains over (an
+        `albert_core.training.data_parallel.World`), for `--distributed` `mode` ("auto": what the launcher's
+        environment or the devices offer; "off"; "on": an error unless there are several). Called once per run,
+        before the model loads; a backend that scales out sets up its engine here (a process group, a device mesh,
+        a strategy). The default, None: one replica (and under "on", the trainer's error)."""
+        return None
 
 
 class OpsModel(BucketedCall):

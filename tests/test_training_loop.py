@@ -328,6 +328,7 @@ EVERY_FLAG = {  # field -> (argv, value): a non-default value for every Training
     "eval": (["--eval", "eval.jsonl"], "eval.jsonl"),
     "backend": (["--backend", "fake-train"], "fake-train"),
     "device": (["--device", "cpu"], "cpu"),
+    "distributed": (["--distributed", "off"], "off"),
     "tokenizer": (["--tokenizer", "spiece.model"], "spiece.model"),
     "learning_rate": (["--learning-rate", "3e-5"], 3e-5),
     "num_train_epochs": (["--num-train-epochs", "2.5"], 2.5),

@@ -37,6 +37,8 @@ HELP = {
     "bf16": "bfloat16 compute, float32 master weights and optimizer state",
     "gradient_checkpointing": "recompute each layer in the backward pass (less memory, more time)",
     "optimizer": "adamw or lamb",
+    "distributed": "data-parallel training: auto (torchrun's environment, several JAX devices, TF_CONFIG or "
+                   "several TF devices), off, or on (an error without replicas); see docs/scaling.md",
 }
 
 

@@ -75,7 +75,7 @@ class PretrainRun(Run):
                               f"max_position_embeddings is {self.config.max_position_embeddings}; pass a config with "
                               "at least that many positions, or write the data with a smaller --max-seq-length")
         self.train_features = self.eval_features = self.eval_batches = None
-        self.batches = PretrainingBatches(self.data_dir, batch_size=o.per_device_train_batch_size,
+        self.batches = PretrainingBatches(self.data_dir, batch_size=self.micro_batch_size,
                                           accumulation=o.gradient_accumulation_steps, seed=o.seed, shuffle=o.shuffle,
                                           pad_id=self.tokenizer.pad_token_id)
         self.batches.check()

@@ -6,5 +6,6 @@ evaluation, metrics, logging and checkpoints; a backend contributes only its opt
 `features` (records -> tokenised rows per task), `labels` (class names and ids, problem types), `squad`
 (question-answering windows, span decoding, SQuAD EM/F1), `masking` (dynamic MLM masking), `batches` (the seeded
 data order and padded micro-batches), `metrics` (every task's evaluation metric), `evaluation`, `schedule`, `step`
-(the backend contract), `options`, `checkpoint`, `runlog` (log.jsonl and its plot), `trainer` (the loop).
+(the backend contract), `data_parallel` (replicas, and each one's piece of a batch), `options`, `checkpoint`,
+`runlog` (log.jsonl and its plot), `trainer` (the loop).
 """

@@ -21,6 +21,7 @@ from ..tasks import (
     TEXT_CLASSIFICATION,
     TOKEN_CLASSIFICATION,
 )
+from .data_parallel import check_mode
 from .step import check_optimizer
 
 # What `--task` accepts (HF's pipeline names, and the model task names) -> the model task it trains; the trainer
@@ -42,6 +43,7 @@ class TrainingOptions:
     eval: Any = None
     backend: str = "torch"
     device: str | None = None
+    distributed: str = "auto"  # data-parallel replicas: "auto" (the launcher's environment / devices), "off", "on"
     tokenizer: str | None = None  # a spiece.model; default: the model folder's
     learning_rate: float = 5e-5
     num_train_epochs: float = 3.0
@@ -114,6 +116,7 @@ class TrainingOptions:
         _number("adam_beta2", self.adam_beta2, low=0.0, high=1.0, high_open=True)
         _number("adam_epsilon", self.adam_epsilon, low=0.0)
         check_optimizer(self.optimizer)
+        check_mode(self.distributed)
         if self.max_grad_norm is not None:
             _number("max_grad_norm", self.max_grad_norm, low=0.0)
         if self.max_seq_length is not None or self.task != PRETRAINING:  # pretraining: the data's length

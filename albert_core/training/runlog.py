@@ -22,18 +22,22 @@ def _clean(value: Any) -> Any:
 
 
 class RunLog:
-    """Appends records to log.jsonl, each flushed to disk when written, so a killed run keeps what it logged."""
+    """Appends records to log.jsonl, each flushed to disk when written, so a killed run keeps what it logged.
+    With `write=False` (a data-parallel process other than rank 0) it only keeps the records in memory."""
 
-    def __init__(self, output_dir: Path, resume_step: int | None) -> None:
-        self.path = output_dir / LOG_NAME
+    def __init__(self, output_dir: Path, resume_step: int | None, *, write: bool = True) -> None:
+        self.path, self.writes = output_dir / LOG_NAME, write
         self.records: list[dict[str, Any]] = []
         if resume_step is not None and self.path.is_file():  # keep what the checkpoint's run had logged so far
             self.records = [r for r in _read(self.path) if r.get("step", 0) <= resume_step]
-        write_atomically(self.path, b"".join((json.dumps(r) + "\n").encode() for r in self.records))
+        if write:
+            write_atomically(self.path, b"".join((json.dumps(r) + "\n").encode() for r in self.records))
 
     def write(self, record: dict[str, Any]) -> None:
         record = {k: _clean(v) for k, v in record.items()}
         self.records.append(record)
+        if not self.writes:
+            return
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
             handle.flush()

@@ -44,6 +44,7 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .data import read_records
+from .data_parallel import check_even_rows, single
 from .evaluation import DEFAULT_METRIC, REGRESSION_METRIC, evaluate
 from .features import (
     Features,
@@ -102,9 +103,11 @@ class Run:
         self.output_dir = Path(opts.output_dir)
         self.resume_from = resolve_resume(opts.resume, self.output_dir) if opts.resume else None
         self.state = read_state(self.resume_from) if self.resume_from else {}
-        if self.resume_from is None:
-            self._check_output_dir()
         self._check_backend()
+        backend = get_backend(opts.backend)
+        self.world = backend.data_parallel(opts.distributed, opts.device) or single(opts.distributed, backend.name)
+        if self.resume_from is None and self.world.is_main:  # the other processes never write
+            self._check_output_dir()
         self.task = opts.model_task
         self._prepare()
         steps = self.batches.steps_per_epoch
@@ -133,7 +136,7 @@ class Run:
         self._check_model()
         masking = (Masking(self.config.vocab_size, self.tokenizer.mask_token_id, opts.mlm_probability)
                    if self.task == MASKED_LM else None)
-        self.batches = Batches(self.train_features, batch_size=opts.per_device_train_batch_size,
+        self.batches = Batches(self.train_features, batch_size=self.micro_batch_size,
                                accumulation=opts.gradient_accumulation_steps, seed=opts.seed, shuffle=opts.shuffle,
                                max_length=opts.max_seq_length, masking=masking)
         self.eval_batches = None
@@ -141,6 +144,11 @@ class Run:
             self.eval_batches = Batches(self.eval_features, batch_size=opts.per_device_eval_batch_size,
                                         accumulation=1, seed=opts.seed, shuffle=False,
                                         max_length=opts.max_seq_length, masking=masking)
+
+    @property
+    def micro_batch_size(self) -> int:
+        """Rows per global micro-batch: each data-parallel replica trains on its piece of every one."""
+        return self.opts.per_device_train_batch_size * self.world.replicas
 
     def _default_metric(self) -> str:
         return self.opts.metric_for_best_model or (REGRESSION_METRIC if self.train_features.problem_type ==
@@ -225,6 +233,9 @@ class Run:
                               f"max_position_embeddings ({c.max_position_embeddings}); pass at most that")
         if not len(self.train_features):
             raise ConfigError("the training data gave no rows to train on; check --train")
+        if self.world.mesh:
+            check_even_rows(len(self.train_features), self.micro_batch_size, self.world.replicas, self.task,
+                            self.train_features.problem_type)
         label_key, field_name = _LABEL_FIELDS.get(self.task, (None, None))
         if label_key is not None and label_key not in self.train_features.rows[0]:  # encoders label all or none
             source = f"--train {str(o.train)!r}" if isinstance(o.train, (str, os.PathLike)) else "the training data"
@@ -253,38 +264,42 @@ class Run:
             return
         o = self.opts
         self.state.setdefault("optimizer", "adamw")  # checkpoints written before LAMB existed
+        self.state.setdefault("train_batch_size", self.state.get("per_device_train_batch_size"))  # ... before replicas
         same = {"task": self.task, "fingerprint": self._fingerprint, "total_steps": self.total_steps,
                 "learning_rate": o.learning_rate, "warmup_steps": self.schedule.warmup_steps, "seed": o.seed,
-                "per_device_train_batch_size": o.per_device_train_batch_size,
+                "train_batch_size": self.micro_batch_size,
                 "gradient_accumulation_steps": o.gradient_accumulation_steps, "shuffle": o.shuffle,
                 "optimizer": o.optimizer}
         changed = {k: (self.state.get(k), v) for k, v in same.items() if self.state.get(k) != v}
         if changed:
-            names = {"fingerprint": "the training data (its digest)"}
+            names = {"fingerprint": "the training data (its digest)",
+                     "train_batch_size": "rows per micro-batch (--per-device-train-batch-size x replicas)"}
             detail = "; ".join(f"{names.get(k, k)}: checkpoint {a!r}, now {b!r}" for k, (a, b) in changed.items())
             raise TrainingError(f"--resume {str(self.resume_from)!r}: this run differs from the one that wrote the "
                                 f"checkpoint ({detail}); resume with the same data and options, or start a new run")
 
     # ------------------------------------------------------------------------------------------------ training
     def train(self) -> TrainResult:
-        o = self.opts
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        remove_partial(self.output_dir)
+        o, main = self.opts, self.world.is_main
+        if main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            remove_partial(self.output_dir)
         model = load(self.checkpoint, backend=o.backend, task=self.task, trainable=True, init_missing_heads=True,
-                     seed=o.seed, config=self.config, device=o.device)
+                     seed=o.seed, config=self.config, device=self.world.device or o.device)
         backend = get_backend(o.backend)
         step = backend.train_step(model, OptimizerOptions(
             self.schedule, weight_decay=o.weight_decay, adam_beta1=o.adam_beta1, adam_beta2=o.adam_beta2,
             adam_epsilon=o.adam_epsilon, max_grad_norm=o.max_grad_norm or None, bf16=o.bf16,
-            gradient_checkpointing=o.gradient_checkpointing, optimizer=o.optimizer))
+            gradient_checkpointing=o.gradient_checkpointing, optimizer=o.optimizer),
+            **({"world": self.world} if self.world.distributed else {}))  # a backend without replicas never sees one
         start = int(self.state.get("step", 0))
         if self.resume_from is not None:
             step.load_optimizer_state(int(self.state["optimizer_steps"]), read_optimizer_state(self.resume_from))
-        log = RunLog(self.output_dir, start if self.resume_from else None)
+        log = RunLog(self.output_dir, start if self.resume_from else None, write=main)
         best, best_path = self.state.get("best_metric"), self.state.get("best_checkpoint")
         best_path = self.resume_from.parent / Path(best_path).name if best_path and self.resume_from else None
         patience = int(self.state.get("evals_without_improvement", 0))
-        progress = Progress(self.total_steps - start, enabled=o.progress)
+        progress = Progress(self.total_steps - start, enabled=o.progress if main else False)
         window, terms, last_metrics, began = [], {}, {}, time.monotonic()
         global_step = start
         for global_step in range(start, self.total_steps):
@@ -321,7 +336,7 @@ class Run:
                 else:
                     patience += 1
             stop = bool(o.early_stopping_patience and patience >= o.early_stopping_patience)
-            if saving or stop or improved:  # an improvement is always saved: the best checkpoint exists on disk
+            if main and (saving or stop or improved):  # an improvement is always saved: the best checkpoint exists
                 path = self.output_dir / f"checkpoint-{done}"
                 if improved:
                     best_path = path
@@ -331,10 +346,11 @@ class Run:
             if stop:
                 break
         progress.close()
-        with update_folder(self.output_dir) as final:  # the final model and its tokenizer, in place together:
-            save(model, final)  # an HF folder, then the tokenizer with its options (a cased vocabulary stays cased)
-            self.tokenizer.save_pretrained(final)
-        if o.plot:
+        if main:
+            with update_folder(self.output_dir) as final:  # the final model and its tokenizer, in place together:
+                save(model, final)  # an HF folder, then the tokenizer with its options (a cased vocabulary stays cased)
+                self.tokenizer.save_pretrained(final)
+        if o.plot and main:
             plot(log.records, self.output_dir / PLOT_NAME)
         return TrainResult(self.output_dir, global_step + 1 if self.total_steps > start else start, last_metrics,
                            best_path, log.records)
@@ -363,7 +379,8 @@ class Run:
         return {"step": done, "epoch": done / self.batches.steps_per_epoch, "task": self.task,
                 "backend": o.backend, "total_steps": self.total_steps, "warmup_steps": self.schedule.warmup_steps,
                 "learning_rate": o.learning_rate, "seed": o.seed, "shuffle": o.shuffle,
-                "per_device_train_batch_size": o.per_device_train_batch_size,
+                "per_device_train_batch_size": o.per_device_train_batch_size, "replicas": self.world.replicas,
+                "train_batch_size": self.micro_batch_size,
                 "gradient_accumulation_steps": o.gradient_accumulation_steps, "fingerprint": self._fingerprint,
                 "optimizer": o.optimizer, **self._data_state(), "metric_for_best_model": self.metric,
                 "best_metric": best,
