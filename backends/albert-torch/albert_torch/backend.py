@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from albert_core.backend import Backend, LoadInfo
 from albert_core.config import AlbertConfig
 from albert_core.errors import BackendError
+from albert_core.training.data_parallel import World, single
 from albert_core.training.step import OptimizerOptions
 
 from .model import AlbertTorchModel
@@ -95,5 +98,19 @@ class TorchBackend(Backend):
         model.zero_grad(set_to_none=True)
         return float(loss.detach()), grads
 
-    def train_step(self, model: AlbertTorchModel, options: OptimizerOptions) -> TorchTrainStep:
-        return TorchTrainStep(model, options)
+    def train_step(self, model: AlbertTorchModel, options: OptimizerOptions, world: World | None = None
+                   ) -> TorchTrainStep:
+        return TorchTrainStep(model, options, world or World())
+
+    def data_parallel(self, mode: str, device: str | None = None) -> World:
+        """torchrun's processes (`WORLD_SIZE` > 1 in the environment): one DistributedDataParallel replica each, over
+        gloo on CPU or nccl on CUDA (each process on its `LOCAL_RANK`'s GPU)."""
+        processes = int(os.environ.get("WORLD_SIZE", "1"))
+        if mode == "off" or processes == 1:
+            return single(mode, self.name)
+        cuda = resolve_device(device).type == "cuda"
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if cuda else "gloo")
+        local = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if cuda else None
+        return World(rank=dist.get_rank(), processes=processes, replicas=processes, device=local,
+                     engine=f"torchrun, DistributedDataParallel over {dist.get_backend()}")

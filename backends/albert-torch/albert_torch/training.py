@@ -1,14 +1,18 @@
 """`TorchTrainStep`: the trainer's optimizer step on PyTorch (`torch.optim.AdamW`, or `Lamb`, with a `LambdaLR`
-schedule)."""
+schedule); under torchrun, through `DistributedDataParallel`."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 from albert_core.model import forward, loss_terms
+from albert_core.training.data_parallel import World, split
 from albert_core.training.step import (
     MOMENT_KEYS,
     OptimizerOptions,
@@ -23,11 +27,28 @@ from .lamb import Lamb
 from .model import AlbertTorchModel
 
 
-class TorchTrainStep(TrainStep):
-    """AdamW or LAMB on the model's parameters in place; see `albert_core.training.step` for the contract."""
+class _Loss(torch.nn.Module):
+    """The training loss as a module's forward, for DistributedDataParallel (which hooks a module's call)."""
 
-    def __init__(self, model: AlbertTorchModel, options: OptimizerOptions) -> None:
+    def __init__(self, model: AlbertTorchModel, step: TorchTrainStep) -> None:
+        super().__init__()
+        self.model, self.loss = model, step._loss
+
+    def forward(self, batch: dict[str, np.ndarray], seed: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return self.loss(batch, seed)
+
+
+class TorchTrainStep(TrainStep):
+    """AdamW or LAMB on the model's parameters in place; see `albert_core.training.step` for the contract. With a
+    torchrun `world`, each process runs its piece of every micro-batch (`albert_core.training.data_parallel`)
+    through DistributedDataParallel, which sums the gradients across the processes before the update."""
+
+    def __init__(self, model: AlbertTorchModel, options: OptimizerOptions, world: World | None = None) -> None:
         super().__init__(model, options)
+        self.world = world or World()
+        # Heads a task does not use (the pooler of token classification) get no gradient: DDP must be told.
+        self.ddp = DistributedDataParallel(_Loss(model, self), find_unused_parameters=True) \
+            if self.world.distributed else None
         self.params = dict(model.named_parameters())
         for p in self.params.values():
             p.requires_grad_(True)
@@ -58,11 +79,23 @@ class TorchTrainStep(TrainStep):
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         total, metrics = 0.0, {}
-        for batch, weight, seed in zip(micro_batches, weights, dropout_seeds):
-            loss, terms = self._loss(batch, seed)
-            (loss * weight).backward()
+        scale = 1.0
+        if self.ddp is not None:  # this process's pieces; DDP averages over the processes, hence the scale
+            micro_batches, weights = split(micro_batches, weights, self.world.processes, self.model.task)[
+                self.world.rank]
+            scale = float(self.world.processes)
+        last = len(micro_batches) - 1
+        for i, (batch, weight, seed) in enumerate(zip(micro_batches, weights, dropout_seeds)):
+            syncing = self.ddp is None or i == last  # one all-reduce per step, after the last micro-batch
+            with contextlib.nullcontext() if syncing else self.ddp.no_sync():
+                loss, terms = self._loss(batch, seed) if self.ddp is None else self.ddp(batch, seed)
+                (loss * (weight * scale)).backward()
             total += weight * float(loss.detach())
             add_weighted(metrics, terms, weight)
+        if self.ddp is not None:  # the step's loss and terms over every process's pieces
+            summed = torch.tensor([total, *metrics.values()], dtype=torch.float64)
+            dist.all_reduce(summed)
+            total, metrics = float(summed[0]), dict(zip(metrics, summed[1:].tolist()))
         for p in self.params.values():  # every parameter steps (decay, moments), as optax and Keras do
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
