@@ -17,6 +17,7 @@ from albert_core.config import AlbertConfig
 from albert_core.errors import BackendError
 from albert_core.layout import dense_weight_names, hf_layout, kernel_name
 from albert_core.model import forward
+from albert_core.training.data_parallel import World, single
 from albert_core.training.step import OptimizerOptions
 
 from .model import OPS, AlbertJaxModel
@@ -103,5 +104,15 @@ class JaxBackend(Backend):
             model.params, native)
         return float(loss), hf_layout({n: np.asarray(g, dtype=np.float32) for n, g in grads.items()}, np.transpose)
 
-    def train_step(self, model: AlbertJaxModel, options: OptimizerOptions) -> JaxTrainStep:
-        return JaxTrainStep(model, options)
+    def train_step(self, model: AlbertJaxModel, options: OptimizerOptions, world: World | None = None
+                   ) -> JaxTrainStep:
+        return JaxTrainStep(model, options, world)
+
+    def data_parallel(self, mode: str, device: Any = None) -> World:
+        """A mesh over every device of the platform `device` names (one process), when there are several: GPUs, or
+        host CPUs split with `XLA_FLAGS=--xla_force_host_platform_device_count=N` or `jax_num_cpu_devices`."""
+        devices = jax.devices(resolve_device(device).platform)
+        if mode == "off" or len(devices) == 1:
+            return single(mode, self.name)
+        return World(replicas=len(devices), mesh=True,
+                     engine=f"jax.sharding: a {len(devices)}-device {devices[0].platform} mesh on the data axis")

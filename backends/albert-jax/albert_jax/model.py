@@ -67,6 +67,7 @@ class AlbertJaxModel(BucketedCall):
     def __init__(self, config: AlbertConfig, task: str, params: dict[str, jax.Array], dtype: str,
                  device: jax.Device, info: LoadInfo | None = None, backend: Any = None) -> None:
         self.config, self.task, self.params, self.dtype, self.device = config, task, params, dtype, device
+        self.placement: jax.sharding.Sharding | None = None  # inputs' placement when the params are on a mesh
         self.load_info = info or LoadInfo()
         self.backend = backend
         self.ops = OPS
@@ -120,7 +121,7 @@ class AlbertJaxModel(BucketedCall):
             output_hidden_states=output_hidden_states, training=training)
 
     def to_native(self, name: str, value: np.ndarray) -> jax.Array:
-        return jax.device_put(self._host_cast(name, value), self.device)
+        return jax.device_put(self._host_cast(name, value), self.placement or self.device)
 
     @staticmethod
     def _host_cast(name: str, value: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
 """`JaxTrainStep`: the trainer's optimizer step on JAX (optax's adamw or lamb, linear schedules and global-norm
-clipping, one jitted gradient function and one jitted update)."""
+clipping, one jitted gradient function and one jitted update); data-parallel over a `jax.sharding` mesh."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import AxisType, NamedSharding, PartitionSpec
 
 from albert_core.config import AlbertConfig
 from albert_core.layout import hf_layout
 from albert_core.model import forward, loss_terms
+from albert_core.training.data_parallel import World, pad_rows
 from albert_core.training.schedule import LinearSchedule
 from albert_core.training.step import (
     MOMENT_KEYS,
@@ -95,23 +97,43 @@ def programs(config: AlbertConfig, task: str, options: OptimizerOptions) -> Prog
 
 
 class JaxTrainStep(TrainStep):
-    """Replaces `model.params` after every update; see `albert_core.training.step` for the contract."""
+    """Replaces `model.params` after every update; see `albert_core.training.step` for the contract. With a mesh
+    `world`, the parameters and optimizer state are replicated over a one-axis ("data") device mesh and each
+    micro-batch is sharded along it: the same jitted programs, partitioned by XLA, which all-reduces the
+    gradients."""
 
-    def __init__(self, model: AlbertJaxModel, options: OptimizerOptions) -> None:
+    def __init__(self, model: AlbertJaxModel, options: OptimizerOptions, world: World | None = None) -> None:
         super().__init__(model, options)
+        self.world, self.rows = world or World(), None
+        if self.world.mesh:
+            mesh = jax.make_mesh((self.world.replicas,), ("data",), axis_types=(AxisType.Auto,))  # XLA partitions
+            self.rows = NamedSharding(mesh, PartitionSpec("data"))
+            model.placement = NamedSharding(mesh, PartitionSpec())
+            model.params = jax.device_put(model.params, model.placement)
         self.programs = programs(model.config, model.task, options)
         self.opt_state = self._init_state()
+
+    @property
+    def _placement(self):
+        return self.model.placement or self.model.device
 
     def _init_state(self):
         # Committed to the model's device like the parameters: an uncommitted count (optax makes it with jnp.zeros)
         # would give the second step, whose state comes out of jit committed, a second compilation.
-        return jax.device_put(self.programs.tx.init(self.model.params), self.model.device)
+        return jax.device_put(self.programs.tx.init(self.model.params), self._placement)
+
+    def _native(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+        model = self.model
+        if self.rows is None:
+            return {k: model.to_native(k, v) for k, v in batch.items()}
+        batch = pad_rows(batch, self.world.replicas, model.task)  # ignored rows up to a multiple of the devices
+        return {k: jax.device_put(model._host_cast(k, v), self.rows) for k, v in batch.items()}
 
     def step(self, micro_batches: Sequence[dict[str, np.ndarray]], weights: Sequence[float],
              dropout_seeds: Sequence[int]) -> StepResult:
         model, total, grads, metrics = self.model, 0.0, None, {}
         for batch, weight, seed in zip(micro_batches, weights, dropout_seeds):
-            native = {k: model.to_native(k, v) for k, v in batch.items()}
+            native = self._native(batch)
             (loss, terms), g = self.programs.grad(model.params, native, jax.random.key(seed))
             add_weighted(metrics, terms, weight)
             if grads is None:
@@ -143,10 +165,10 @@ class JaxTrainStep(TrainStep):
             values = {}
             for hf_name, name in hf_names.items():  # kernels are held [in, out]; the file holds HF's [out, in]
                 host = np.asarray(state[moment_key(moment, hf_name)], np.float32)
-                values[name] = jax.device_put(host.T if name != hf_name else host, self.model.device)
+                values[name] = jax.device_put(host.T if name != hf_name else host, self._placement)
             moments[_OPTAX_MOMENTS[moment]] = values
         count = jnp.asarray(steps_taken, jnp.int32)
         state = optax.tree_utils.tree_set(self._init_state(), count=count, **moments)
         # tree_set puts the one `count` array in both counts (Adam's and the schedule's); the update donates its
         # state, and one buffer cannot be donated twice: every leaf gets its own, on the model's device.
-        self.opt_state = jax.tree.map(lambda x: jax.device_put(jnp.array(x, copy=True), self.model.device), state)
+        self.opt_state = jax.tree.map(lambda x: jax.device_put(jnp.array(x, copy=True), self._placement), state)
