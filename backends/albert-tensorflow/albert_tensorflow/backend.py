@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Mapping
 
@@ -13,6 +15,7 @@ from albert_core.checkpoints import host_array
 from albert_core.config import AlbertConfig
 from albert_core.errors import BackendError
 from albert_core.layout import dense_weight_names, hf_layout, kernel_name
+from albert_core.training.data_parallel import World, single
 from albert_core.training.step import OptimizerOptions
 
 from .model import AlbertTFModel
@@ -93,7 +96,30 @@ class TFBackend(Backend):
                  for n, g in zip(names, grads)}
         return float(loss), {n: g.numpy() for n, g in hf_layout(grads, tf.transpose).items()}
 
-    def train_step(self, model: AlbertTFModel, options: OptimizerOptions) -> TFTrainStep:
+    def train_step(self, model: AlbertTFModel, options: OptimizerOptions, world: World | None = None
+                   ) -> TFTrainStep:
         if not all(v.trainable for v in model.params.values()):
             raise BackendError("fine-tuning needs the model's variables trainable: load it with trainable=True")
-        return TFTrainStep(model, options)
+        return TFTrainStep(model, options, world)
+
+    def data_parallel(self, mode: str, device: str | None = None) -> World:
+        """`MultiWorkerMirroredStrategy` when `TF_CONFIG` describes a cluster; else `MirroredStrategy` over this
+        machine's GPUs, or over its logical CPUs when there is no GPU and the CPU is split in several
+        (`tf.config.set_logical_device_configuration`)."""
+        if mode == "off":
+            return single(mode, self.name)
+        cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster")
+        if cluster:
+            strategy = tf.distribute.MultiWorkerMirroredStrategy()
+            kind, index = strategy.cluster_resolver.task_type, int(strategy.cluster_resolver.task_id)
+            rank = 0 if kind == "chief" else len(cluster.get("chief", ())) + index  # the chief, else worker 0, writes
+            processes = sum(len(hosts) for hosts in cluster.values())
+            engine = "tf.distribute.MultiWorkerMirroredStrategy"
+        else:
+            devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+            if len(devices) == 1:
+                return single(mode, self.name)
+            strategy = tf.distribute.MirroredStrategy([d.name for d in devices])
+            rank, processes, engine = 0, 1, f"tf.distribute.MirroredStrategy over {len(devices)} devices"
+        return World(rank=rank, processes=processes, replicas=strategy.num_replicas_in_sync, engine=engine,
+                     handle=strategy)

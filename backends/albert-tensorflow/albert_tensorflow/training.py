@@ -1,5 +1,6 @@
 """`TFTrainStep`: the trainer's optimizer step on TensorFlow (torch's AdamW, or optax's LAMB, as a native TF update
-on the model's `tf.Variable`s; the gradient and the update each one `tf.function`)."""
+on the model's `tf.Variable`s; the gradient and the update each one `tf.function`); data-parallel under a
+`tf.distribute` strategy."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import tensorflow as tf
 
 from albert_core.layout import hf_layout
 from albert_core.model import forward, loss_terms
+from albert_core.training.data_parallel import World, split
 from albert_core.training.step import OptimizerOptions, StepResult, TrainStep, add_weighted, decays, moment_key
 
 from .model import AlbertTFModel
@@ -63,15 +65,24 @@ class AdamW(tf.Module):
 
 
 class TFTrainStep(TrainStep):
-    """Updates the model's variables in place; see `albert_core.training.step` for the contract."""
+    """Updates the model's variables in place; see `albert_core.training.step` for the contract. Under a strategy
+    (`world.handle`: MirroredStrategy, MultiWorkerMirroredStrategy) the variables and moments are mirrored, each
+    replica computes its piece of every micro-batch (`albert_core.training.data_parallel`), the weighted
+    gradients are summed across the replicas, and the update runs once, on every copy."""
 
-    def __init__(self, model: AlbertTFModel, options: OptimizerOptions) -> None:
+    def __init__(self, model: AlbertTFModel, options: OptimizerOptions, world: World | None = None) -> None:
         super().__init__(model, options)
+        self.world = world or World()
+        self.strategy = self.world.handle
         self.names = list(model.params)
+        if self.strategy is not None:  # the model's variables again, mirrored: created in the strategy's scope
+            with self.strategy.scope():
+                model.params = {n: tf.Variable(v, trainable=True, name=n) for n, v in model.params.items()}
         self.variables = [model.params[n] for n in self.names]
-        with tf.device(model.device):
+        with self.strategy.scope() if self.strategy is not None else tf.device(model.device):
             self.optimizer = AdamW(self.variables, [decays(n) for n in self.names], options)
         self._grad = tf.function(self._loss_and_grads)
+        self._summed_grad = tf.function(self._sum_over_replicas)  # the replicas' passes in one graph
         self._update = tf.function(self._apply)
 
     def _loss_and_grads(self, batch: dict[str, tf.Tensor], seed: tf.Tensor):
@@ -93,12 +104,36 @@ class TFTrainStep(TrainStep):
             grads, _ = tf.clip_by_global_norm(grads, self.options.max_grad_norm, use_norm=norm)
         return norm, self.optimizer.apply(grads, self.variables)
 
+    def _replicated_grad(self, micro_batches, weights, dropout_seeds):
+        """(loss, gradients, loss terms) of each micro-batch, each the weighted sum over the replicas' pieces, with
+        a weight of 1: the replicas' pieces already carry their share of the micro-batch's weight."""
+        pieces = split(micro_batches, weights, self.strategy.num_replicas_in_sync, self.model.task)
+        for i, seed in enumerate(dropout_seeds):
+            def piece(context: tf.distribute.DistributedValues, i: int = i) -> tuple:
+                batches, shares = pieces[context.replica_id_in_sync_group]
+                return {k: tf.constant(v) for k, v in batches[i].items()}, tf.constant(shares[i], tf.float32)
+
+            batch, share = self.strategy.experimental_distribute_values_from_function(piece)
+            yield self._summed_grad(batch, share, tf.constant(seed, tf.int64)), 1.0
+
+    def _sum_over_replicas(self, batch, share, seed):
+        out = self.strategy.run(self._weighted_grad, args=(batch, share, seed))
+        return tf.nest.map_structure(lambda v: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None), out)
+
+    def _weighted_grad(self, batch, share, seed):
+        loss, grads, terms = self._loss_and_grads(batch, seed)
+        return share * loss, [share * g for g in grads], {k: share * tf.cast(v, tf.float32) for k, v in terms.items()}
+
     def step(self, micro_batches: Sequence[dict[str, np.ndarray]], weights: Sequence[float],
              dropout_seeds: Sequence[int]) -> StepResult:
         total, grads, metrics = 0.0, None, {}
-        with tf.device(self.model.device):
-            for batch, weight, seed in zip(micro_batches, weights, dropout_seeds):
-                loss, g, terms = self._grad({k: tf.constant(v) for k, v in batch.items()}, tf.constant(seed, tf.int64))
+        if self.strategy is not None:
+            runs = self._replicated_grad(micro_batches, weights, dropout_seeds)
+        else:
+            runs = ((self._grad({k: tf.constant(v) for k, v in b.items()}, tf.constant(s, tf.int64)), w)
+                    for b, w, s in zip(micro_batches, weights, dropout_seeds))
+        with self.strategy.scope() if self.strategy is not None else tf.device(self.model.device):
+            for (loss, g, terms), weight in runs:
                 add_weighted(metrics, terms, weight)
                 grads = [weight * x for x in g] if grads is None else [a + weight * x for a, x in zip(grads, g)]
                 total += weight * float(loss)
