@@ -17,7 +17,7 @@ nox.options.error_on_external_run = True
 nox.options.reuse_existing_virtualenvs = False  # CI runs fresh; use `nox -R` locally to reuse
 nox.options.sessions = [
     "lint", "tests", "conformance-numpy", "conformance-torch", "conformance-jax", "conformance-tensorflow", "parity",
-    "ray",
+    "ray", "distributed",
 ]
 
 CONSTRAINTS = ("-c", "constraints.txt")
@@ -45,7 +45,8 @@ def tests(session: nox.Session) -> None:
     """The core's own tests with only the core installed (NumPy backend; no framework, no HF), plus its `plot` extra
     (matplotlib), so the fine-tuning run's PNG is drawn for real."""
     install_core(session, "matplotlib")
-    session.run(*PYTEST, "tests", "--ignore=tests/parity", "--ignore=tests/ray", *session.posargs)
+    session.run(*PYTEST, "tests", "--ignore=tests/parity", "--ignore=tests/ray",
+                "--ignore=tests/distributed", *session.posargs)
 
 
 def _run(session: nox.Session, command: tuple[str, ...]) -> bool:
@@ -97,6 +98,16 @@ def ray(session: nox.Session) -> None:
     `map_batches` and `albert run --engine ray` against `albert run`, Parquet input, a killed actor restarted."""
     install_core(session, "ray[data]")  # what the albert-core[ray] extra installs, pinned by constraints.txt
     session.run(*PYTEST, "tests/ray", *session.posargs)
+
+
+@nox.session
+def distributed(session: nox.Session) -> None:
+    """Data-parallel training on one machine: torchrun (2 gloo processes), a 4-device JAX host mesh and TF's
+    MirroredStrategy on 2 logical CPUs, each against single-process training on the same global batch; resumes
+    across distributed and single-process runs and backends; a killed torchrun worker."""
+    backends = [f"backends/{BACKENDS[name]}" for name in ("torch", "jax", "tensorflow")]
+    install_core(session, *(arg for b in backends for arg in ("-e", b)), "torch", "jax", "jaxlib", "tensorflow-cpu")
+    session.run(*PYTEST, "tests/distributed", *session.posargs)
 
 
 @nox.session(default=False)

@@ -1,0 +1,163 @@
+"""Data-parallel training on one 2-core machine (`nox -s distributed`): torchrun with 2 gloo processes, JAX on a
+4-device host mesh, TensorFlow's MirroredStrategy on 2 logical CPUs. Each runs 10 steps (gradient accumulation 2,
+clipping, a short last micro-batch) whose per-step losses and final weights must equal a single-process run on the
+same global batch; checkpoints cross between distributed and single-process runs and between backends; a killed
+torchrun worker fails the run without leaving a final model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+from training_helpers import SPIECE, classification_rows, write_jsonl  # noqa: E402
+
+GLOBAL_BATCH = 8  # rows per micro-batch: 22 rows give micro-batches of 8, 8 and 6 (an uneven last one)
+FLAGS = ["--task", "text-classification", "--model", "random:tiny", "--tokenizer", str(SPIECE), "--max-steps", "10",
+         "--logging-steps", "1", "--save-steps", "5", "--no-plot", "--no-progress", "--dropout", "0",
+         "--gradient-accumulation-steps", "2", "--learning-rate", "1e-3", "--max-grad-norm", "0.5"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+TF_DRIVER = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * int(sys.argv[1]))
+from albert_core.cli.main import main
+raise SystemExit(main(sys.argv[2:]))
+"""
+
+
+def albert(*args: str, replicas: int = 1, backend: str = "torch", check: bool = True) -> subprocess.CompletedProcess:
+    """`albert finetune ARGS` on `backend` over `replicas` data-parallel replicas (1: a plain process)."""
+    command = ["finetune", "--backend", backend, *FLAGS, *args,
+               "--per-device-train-batch-size", str(GLOBAL_BATCH // replicas)]
+    env = dict(ENV)
+    if backend == "torch" and replicas > 1:
+        launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(replicas),
+                  "--master_port", str(29400 + os.getpid() % 500), "-m", "albert_core"]
+    elif backend == "tensorflow":
+        launch = [sys.executable, "-c", TF_DRIVER, str(replicas)]
+    else:
+        launch = [sys.executable, "-m", "albert_core"]
+        if backend == "jax" and replicas > 1:
+            env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={replicas}"
+    if replicas > 1:
+        command += ["--distributed", "on"]
+    done = subprocess.run([*launch, *command], env=env, capture_output=True, text=True, timeout=600)
+    if check and done.returncode:
+        raise AssertionError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return done
+
+
+def losses(folder: Path) -> list[float]:
+    return [r["loss"] for r in map(json.loads, (folder / "log.jsonl").read_text().splitlines()) if "loss" in r]
+
+
+def assert_same_run(got: Path, want: Path, rtol: float = 1e-5) -> None:
+    """Per-step losses and every final weight within `rtol` (relative, per tensor; attention's key bias, whose
+    gradient is only rounding noise, against the whole model's scale)."""
+    np.testing.assert_allclose(losses(got), losses(want), rtol=rtol)
+    a, b = load_file(str(want / "model.safetensors")), load_file(str(got / "model.safetensors"))
+    assert a.keys() == b.keys()
+    scale = max(float(np.abs(v).max()) for v in a.values())
+    for name in a:
+        error = float(np.linalg.norm(b[name] - a[name]))
+        floor = float(np.linalg.norm(a[name])) if "key.bias" not in name else scale
+        assert error <= rtol * floor, (name, error, floor)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("dp")
+    write_jsonl(root / "train.jsonl", classification_rows(6))  # 22 rows of real docstrings, 4 labels
+    return root
+
+
+@pytest.fixture(scope="module")
+def runs(work) -> dict[tuple[str, int], Path]:
+    """One single-process and one data-parallel run per backend, on the same global batch."""
+    out = {}
+    for backend, replicas in (("torch", 1), ("torch", 2), ("jax", 1), ("jax", 4), ("tensorflow", 1),
+                              ("tensorflow", 2)):
+        folder = work / f"{backend}-{replicas}"
+        albert("--train", str(work / "train.jsonl"), "--output", str(folder), backend=backend, replicas=replicas)
+        out[backend, replicas] = folder
+    return out
+
+
+@pytest.mark.parametrize("backend, replicas", [("torch", 2), ("jax", 4), ("tensorflow", 2)])
+def test_data_parallel_equals_single_process(runs, backend, replicas):
+    assert_same_run(runs[backend, replicas], runs[backend, 1])
+    state = json.loads((runs[backend, replicas] / "checkpoint-10/trainer_state.json").read_text())
+    assert state["replicas"] == replicas and state["train_batch_size"] == GLOBAL_BATCH
+
+
+def resumed(work: Path, source: Path, name: str, backend: str, replicas: int) -> Path:
+    """`source`'s run continued from its checkpoint-5, in a copy of its folder."""
+    folder = work / name
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(source, folder)
+    albert("--train", str(work / "train.jsonl"), "--output", str(folder), "--resume", str(folder / "checkpoint-5"),
+           backend=backend, replicas=replicas)
+    return folder
+
+
+def test_a_torchrun_checkpoint_resumes_in_one_process(work, runs):
+    assert_same_run(resumed(work, runs["torch", 2], "torchrun-then-single", "torch", 1), runs["torch", 1])
+
+
+def test_a_single_process_checkpoint_resumes_under_torchrun(work, runs):
+    assert_same_run(resumed(work, runs["torch", 1], "single-then-torchrun", "torch", 2), runs["torch", 1])
+
+
+def test_a_torchrun_checkpoint_resumes_on_a_jax_mesh(work, runs):
+    """Another backend: the five steps after the checkpoint run on JAX, so they agree with the torch run to the
+    frameworks' float32 differences, not to rounding."""
+    folder = resumed(work, runs["torch", 2], "torchrun-then-jax-mesh", "jax", 4)
+    assert_same_run(folder, runs["torch", 1], rtol=1e-4)
+
+
+def test_a_killed_torchrun_worker_fails_the_run_and_leaves_no_final_model(work):
+    folder = work / "killed"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               str(29900 + os.getpid() % 90), "-m", "albert_core", "finetune", "--backend", "torch", *FLAGS,
+               "--train", str(work / "train.jsonl"), "--output", str(folder), "--per-device-train-batch-size", "4",
+               "--distributed", "on", "--max-steps", "100000", "--save-steps", "3"]
+    launcher = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (folder / "checkpoint-6").is_dir():
+            assert launcher.poll() is None and time.monotonic() < deadline, "the run stopped before its checkpoints"
+            time.sleep(0.2)
+        os.kill(_worker(launcher.pid, rank=1), signal.SIGKILL)
+        _, stderr = launcher.communicate(timeout=300)
+    finally:
+        launcher.kill()
+    assert launcher.returncode != 0
+    assert "albert_core" in stderr and "FAILED" in stderr.upper()
+    assert not (folder / "model.safetensors").exists()  # no final model: nothing looks finished
+    import albert_core
+
+    for checkpoint in sorted(folder.glob("checkpoint-*")):  # every checkpoint that is there is whole
+        assert json.loads((checkpoint / "trainer_state.json").read_text())["step"] == int(checkpoint.name[11:])
+        albert_core.load(checkpoint, backend="numpy", task="sequence-classification")
+
+
+def _worker(launcher: int, rank: int) -> int:
+    """The pid of torchrun's worker process of `rank` (found through /proc: its environment names its rank)."""
+    for child in Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split():
+        environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        if f"RANK={rank}".encode() in environ:
+            return int(child)
+    raise AssertionError(f"torchrun {launcher} has no worker of rank {rank}")
