@@ -165,7 +165,8 @@ def test_output_folder_holding_a_model_is_never_overwritten(run, tmp_path):
     ("rows", ["the training data (its digest)"]),
     ("seed", ["seed: checkpoint 3, now 4"]),
     ("learning_rate", ["learning_rate: checkpoint 5e-05, now 0.001"]),
-    ("batch", ["rows per micro-batch (--per-device-train-batch-size x replicas): checkpoint 4, now 2", "total_steps: checkpoint 1, now 6"]),
+    ("batch", ["rows per micro-batch (--per-device-train-batch-size x replicas): checkpoint 4, now 2",
+               "total_steps: checkpoint 1, now 6"]),
 ])
 def test_resume_with_other_data_or_options(run, tmp_path, train_file, change, needles):
     run(max_steps=-1, num_train_epochs=0.2, save_steps=1)  # 16 rows, 4 a step: 1 step (ceil of 0.8)
