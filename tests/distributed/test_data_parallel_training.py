@@ -1,8 +1,9 @@
 """Data-parallel training on one 2-core machine (`nox -s distributed`): torchrun with 2 gloo processes, JAX on a
-4-device host mesh, TensorFlow's MirroredStrategy on 2 logical CPUs. Each runs 10 steps (gradient accumulation 2,
+4-device host mesh (in one process, and over 2 processes with `jax.distributed`), TensorFlow's MirroredStrategy on
+2 logical CPUs and MultiWorkerMirroredStrategy with 2 workers. Each runs 10 steps (gradient accumulation 2,
 clipping, a short last micro-batch) whose per-step losses and final weights must equal a single-process run on the
-same global batch; checkpoints cross between distributed and single-process runs and between backends; a killed
-torchrun worker fails the run without leaving a final model."""
+same global batch; bf16 with gradient checkpointing runs on each engine; checkpoints cross between distributed and
+single-process runs and between backends; a killed torchrun worker fails the run without leaving a final model."""
 
 from __future__ import annotations
 
@@ -60,6 +61,18 @@ def albert(*args: str, replicas: int = 1, backend: str = "torch", check: bool = 
     return done
 
 
+def processes(count: int, env_of, *args: str, runner: list[str] | None = None) -> None:
+    """`albert finetune ARGS` in `count` processes at once (the i-th with `env_of(i)` added), like a cluster's
+    launcher would start them on `count` machines."""
+    launch = runner or [sys.executable, "-m", "albert_core"]
+    command = [*launch, "finetune", *FLAGS, *args, "--distributed", "on"]
+    running = [subprocess.Popen(command, env={**ENV, **env_of(i)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for i in range(count)]
+    for i, process in enumerate(running):
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, f"process {i} of {' '.join(command)} failed:\n{stderr[-4000:]}"
+
+
 def losses(folder: Path) -> list[float]:
     return [r["loss"] for r in map(json.loads, (folder / "log.jsonl").read_text().splitlines()) if "loss" in r]
 
@@ -101,6 +114,38 @@ def test_data_parallel_equals_single_process(runs, backend, replicas):
     assert_same_run(runs[backend, replicas], runs[backend, 1])
     state = json.loads((runs[backend, replicas] / "checkpoint-10/trainer_state.json").read_text())
     assert state["replicas"] == replicas and state["train_batch_size"] == GLOBAL_BATCH
+
+
+def test_jax_over_two_processes_equals_single_process(work, runs):
+    """`jax.distributed.initialize` (gloo on CPU): 2 processes of 2 host devices each, one 4-device mesh."""
+    folder, port = work / "jax-processes", 12300 + os.getpid() % 500
+    processes(2, lambda i: {"JAX_COORDINATOR_ADDRESS": f"localhost:{port}", "JAX_NUM_PROCESSES": "2",
+                            "JAX_PROCESS_ID": str(i), "XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+              "--backend", "jax", "--train", str(work / "train.jsonl"), "--output", str(folder),
+              "--per-device-train-batch-size", str(GLOBAL_BATCH // 4))
+    assert_same_run(folder, runs["jax", 1])
+
+
+def test_tf_multi_worker_equals_single_process(work, runs):
+    """`MultiWorkerMirroredStrategy` from `TF_CONFIG`: two workers on this machine, one CPU each."""
+    folder, port = work / "tf-workers", 12800 + os.getpid() % 500
+    cluster = {"worker": [f"localhost:{port}", f"localhost:{port + 1}"]}
+    processes(2, lambda i: {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})},
+              "--backend", "tensorflow", "--train", str(work / "train.jsonl"), "--output", str(folder),
+              "--per-device-train-batch-size", str(GLOBAL_BATCH // 2))
+    assert_same_run(folder, runs["tensorflow", 1])
+
+
+@pytest.mark.parametrize("backend, replicas", [("torch", 2), ("jax", 4), ("tensorflow", 2)])
+def test_bf16_and_gradient_checkpointing_keep_working(work, backend, replicas):
+    """bfloat16 compute with recomputed layers: 3 steps whose losses follow the single-process run's to bfloat16's
+    precision (the pieces' matmuls round differently), with finite weights."""
+    got, want = (work / f"bf16-{backend}-{n}" for n in (replicas, 1))
+    for folder, n in ((want, 1), (got, replicas)):
+        albert("--train", str(work / "train.jsonl"), "--output", str(folder), "--bf16", "--gradient-checkpointing",
+               "--max-steps", "3", backend=backend, replicas=n)
+    np.testing.assert_allclose(losses(got), losses(want), rtol=2e-2)
+    assert all(np.isfinite(v).all() for v in load_file(str(got / "model.safetensors")).values())
 
 
 def resumed(work: Path, source: Path, name: str, backend: str, replicas: int) -> Path:

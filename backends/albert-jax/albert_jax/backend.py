@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +32,7 @@ def resolve_device(device: Any) -> jax.Device:
     if isinstance(device, jax.Device):
         return device
     if device is None:
-        return jax.devices("cpu")[0]
+        return jax.local_devices(backend="cpu")[0]
     if not isinstance(device, str):
         raise BackendError(f"device must be a string such as 'cpu' or 'gpu:0', or a jax.Device; got {device!r}")
     kind, _, index_text = device.lower().partition(":")
@@ -40,7 +41,7 @@ def resolve_device(device: Any) -> jax.Device:
         raise BackendError(f"device {device!r} is not known to backend 'jax'; use 'cpu', 'gpu' (or 'cuda'), "
                            "'gpu:N', or a jax.Device")
     try:
-        devices = jax.devices(platform)
+        devices = jax.local_devices(backend=platform)  # this process's (all of them, without jax.distributed)
     except RuntimeError:
         devices = []
     if not devices:
@@ -109,10 +110,22 @@ class JaxBackend(Backend):
         return JaxTrainStep(model, options, world)
 
     def data_parallel(self, mode: str, device: Any = None) -> World:
-        """A mesh over every device of the platform `device` names (one process), when there are several: GPUs, or
-        host CPUs split with `XLA_FLAGS=--xla_force_host_platform_device_count=N` or `jax_num_cpu_devices`."""
-        devices = jax.devices(resolve_device(device).platform)
-        if mode == "off" or len(devices) == 1:
+        """A mesh over every device of the platform `device` names, when there are several: GPUs, or host CPUs
+        split with `XLA_FLAGS=--xla_force_host_platform_device_count=N`; across processes when
+        `JAX_COORDINATOR_ADDRESS` (with `JAX_NUM_PROCESSES` and `JAX_PROCESS_ID`) asks for
+        `jax.distributed.initialize` (on CPU, over gloo). Process 0 writes."""
+        if mode == "off":
             return single(mode, self.name)
-        return World(replicas=len(devices), mesh=True,
-                     engine=f"jax.sharding: a {len(devices)}-device {devices[0].platform} mesh on the data axis")
+        if os.environ.get("JAX_COORDINATOR_ADDRESS") and not jax.distributed.is_initialized():
+            if device is None or str(device).startswith("cpu"):  # before JAX starts its CPU client
+                jax.config.update("jax_cpu_collectives_implementation", "gloo")
+            given = {k: int(os.environ[v]) for k, v in (("num_processes", "JAX_NUM_PROCESSES"),
+                                                         ("process_id", "JAX_PROCESS_ID")) if v in os.environ}
+            jax.distributed.initialize(**given)
+        devices = jax.devices(resolve_device(device).platform)  # every process's
+        if len(devices) == 1:
+            return single(mode, self.name)
+        processes = jax.process_count()
+        return World(rank=jax.process_index(), processes=processes, replicas=len(devices), mesh=True,
+                     engine=f"jax.sharding: a {len(devices)}-device {devices[0].platform} mesh on the data axis"
+                            + (f" over {processes} processes" if processes > 1 else ""))

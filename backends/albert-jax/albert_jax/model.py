@@ -57,6 +57,22 @@ def _unflatten_output(keys, values) -> ModelOutput:
     return ModelOutput(zip(keys, values))
 
 
+def host_value(x: Any) -> np.ndarray:
+    """A host copy of `x`; of a replicated array that spans other processes' devices too, this process's copy."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        return np.asarray(x.addressable_data(0))
+    return np.asarray(x)
+
+
+def global_put(tree: Any, sharding: jax.sharding.Sharding) -> Any:
+    """Host values, the same in every process, as arrays of `sharding` (which may span several processes)."""
+    def put(x: Any) -> jax.Array:
+        host = host_value(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(put, tree)
+
+
 # ModelOutput is a dict subclass; registering it lets jitted and differentiated functions return it.
 jax.tree_util.register_pytree_node(ModelOutput, _flatten_output, _unflatten_output)
 
@@ -67,7 +83,7 @@ class AlbertJaxModel(BucketedCall):
     def __init__(self, config: AlbertConfig, task: str, params: dict[str, jax.Array], dtype: str,
                  device: jax.Device, info: LoadInfo | None = None, backend: Any = None) -> None:
         self.config, self.task, self.params, self.dtype, self.device = config, task, params, dtype, device
-        self.placement: jax.sharding.Sharding | None = None  # inputs' placement when the params are on a mesh
+        self.replicated: jax.sharding.Sharding | None = None  # set when the params are replicated over a mesh
         self.load_info = info or LoadInfo()
         self.backend = backend
         self.ops = OPS
@@ -121,7 +137,9 @@ class AlbertJaxModel(BucketedCall):
             output_hidden_states=output_hidden_states, training=training)
 
     def to_native(self, name: str, value: np.ndarray) -> jax.Array:
-        return jax.device_put(self._host_cast(name, value), self.placement or self.device)
+        if self.replicated is not None:
+            return global_put(self._host_cast(name, value), self.replicated)
+        return jax.device_put(self._host_cast(name, value), self.device)
 
     @staticmethod
     def _host_cast(name: str, value: np.ndarray) -> np.ndarray:
@@ -135,7 +153,7 @@ class AlbertJaxModel(BucketedCall):
     # ------------------------------------------------------------------ parameters
     def numpy_params(self) -> dict[str, np.ndarray]:
         """HF-named float32 host copies of the parameters in HF's layout (what `albert_core.save` writes)."""
-        return {name: np.ascontiguousarray(np.asarray(jnp.asarray(value, jnp.float32)))
+        return {name: np.ascontiguousarray(host_value(jnp.asarray(value, jnp.float32)))
                 for name, value in hf_layout(self.params, jnp.transpose).items()}
 
     def num_parameters(self) -> int:

@@ -28,7 +28,7 @@ from albert_core.training.step import (
     moment_key,
 )
 
-from .model import OPS, AlbertJaxModel
+from .model import OPS, AlbertJaxModel, global_put, host_value
 
 _OPTAX_MOMENTS = {"exp_avg": "mu", "exp_avg_sq": "nu"}
 
@@ -105,29 +105,31 @@ class JaxTrainStep(TrainStep):
     def __init__(self, model: AlbertJaxModel, options: OptimizerOptions, world: World | None = None) -> None:
         super().__init__(model, options)
         self.world, self.rows = world or World(), None
-        if self.world.mesh:
+        if self.world.mesh:  # every process's devices; each process passes the same host values in
             mesh = jax.make_mesh((self.world.replicas,), ("data",), axis_types=(AxisType.Auto,))  # XLA partitions
             self.rows = NamedSharding(mesh, PartitionSpec("data"))
-            model.placement = NamedSharding(mesh, PartitionSpec())
-            model.params = jax.device_put(model.params, model.placement)
+            model.replicated = NamedSharding(mesh, PartitionSpec())
+            model.params = global_put(model.params, model.replicated)
         self.programs = programs(model.config, model.task, options)
         self.opt_state = self._init_state()
 
-    @property
-    def _placement(self):
-        return self.model.placement or self.model.device
+    def _place(self, tree):
+        """Host or device values where the parameters are: the model's device, or replicated over the mesh."""
+        if self.model.replicated is not None:
+            return global_put(tree, self.model.replicated)
+        return jax.tree.map(lambda x: jax.device_put(jnp.array(x, copy=True), self.model.device), tree)
 
     def _init_state(self):
         # Committed to the model's device like the parameters: an uncommitted count (optax makes it with jnp.zeros)
         # would give the second step, whose state comes out of jit committed, a second compilation.
-        return jax.device_put(self.programs.tx.init(self.model.params), self._placement)
+        return self._place(self.programs.tx.init(self.model.params))
 
     def _native(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
         model = self.model
         if self.rows is None:
             return {k: model.to_native(k, v) for k, v in batch.items()}
         batch = pad_rows(batch, self.world.replicas, model.task)  # ignored rows up to a multiple of the devices
-        return {k: jax.device_put(model._host_cast(k, v), self.rows) for k, v in batch.items()}
+        return {k: global_put(model._host_cast(k, v), self.rows) for k, v in batch.items()}
 
     def step(self, micro_batches: Sequence[dict[str, np.ndarray]], weights: Sequence[float],
              dropout_seeds: Sequence[int]) -> StepResult:
@@ -135,24 +137,27 @@ class JaxTrainStep(TrainStep):
         for batch, weight, seed in zip(micro_batches, weights, dropout_seeds):
             native = self._native(batch)
             (loss, terms), g = self.programs.grad(model.params, native, jax.random.key(seed))
-            add_weighted(metrics, terms, weight)
+            add_weighted(metrics, {k: host_value(v) for k, v in terms.items()}, weight)
             if grads is None:
                 grads = g if weight == 1.0 else self.programs.scale(g, weight)
             else:
                 grads = self.programs.accumulate(grads, g, weight)
-            total += weight * float(loss)
+            total += weight * float(host_value(loss))
         model.params, self.opt_state, norm, learning_rate = self.programs.update(model.params, self.opt_state, grads)
-        return StepResult(total, float(norm), float(learning_rate), metrics)
+        return StepResult(total, float(host_value(norm)), float(host_value(learning_rate)), metrics)
+
+    def evaluate(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: host_value(v) for k, v in self.model(**batch).items() if not isinstance(v, tuple)}
 
     @property
     def steps_taken(self) -> int:
-        return int(_adam_state(self.opt_state).count)
+        return int(host_value(_adam_state(self.opt_state).count))
 
     def optimizer_state(self) -> dict[str, np.ndarray]:
         out = {}
         for moment in MOMENT_KEYS:
             values = getattr(_adam_state(self.opt_state), _OPTAX_MOMENTS[moment])
-            for name, value in hf_layout({n: np.asarray(v, np.float32) for n, v in values.items()},
+            for name, value in hf_layout({n: host_value(v).astype(np.float32) for n, v in values.items()},
                                          np.transpose).items():
                 out[moment_key(moment, name)] = np.ascontiguousarray(value)
         return out
@@ -165,10 +170,10 @@ class JaxTrainStep(TrainStep):
             values = {}
             for hf_name, name in hf_names.items():  # kernels are held [in, out]; the file holds HF's [out, in]
                 host = np.asarray(state[moment_key(moment, hf_name)], np.float32)
-                values[name] = jax.device_put(host.T if name != hf_name else host, self._placement)
+                values[name] = host.T if name != hf_name else host
             moments[_OPTAX_MOMENTS[moment]] = values
-        count = jnp.asarray(steps_taken, jnp.int32)
+        count = np.asarray(steps_taken, np.int32)
         state = optax.tree_utils.tree_set(self._init_state(), count=count, **moments)
         # tree_set puts the one `count` array in both counts (Adam's and the schedule's); the update donates its
         # state, and one buffer cannot be donated twice: every leaf gets its own, on the model's device.
-        self.opt_state = jax.tree.map(lambda x: jax.device_put(jnp.array(x, copy=True), self._placement), state)
+        self.opt_state = self._place(state)
