@@ -148,6 +148,33 @@ def test_bf16_and_gradient_checkpointing_keep_working(work, backend, replicas):
     assert all(np.isfinite(v).all() for v in load_file(str(got / "model.safetensors")).values())
 
 
+def test_pretraining_under_torchrun_weights_pieces_like_micro_batches(work):
+    """Pretraining's loss is two means, so its pieces are weighted by rows like its micro-batches: 2 processes x 4
+    rows with accumulation 2 is a single process with 4 rows and accumulation 4 (the same rows, the same weights),
+    over full steps (an epoch's short last step weights its short micro-batch's pieces by their rows instead)."""
+    from albert_core.pretraining.builder import DataOptions, build_pretraining_data
+    from albert_core.pretraining.sample_corpus import write_sample_corpus
+
+    data = work / "pretraining-data"
+    build_pretraining_data(write_sample_corpus(work / "corpus.txt", max_documents=60), tokenizer=SPIECE,
+                           output_dir=data, workers=1, options=DataOptions(max_seq_length=64, dupe_factor=1))
+    assert json.loads((data / "data.json").read_text())["instances"] >= 5 * 16  # five full steps of 16 rows
+    flags = ["pretrain", "--data", str(data), "--config", "tiny", "--max-steps", "5", "--logging-steps", "1",
+             "--save-steps", "0", "--no-plot", "--no-progress", "--dropout", "0", "--per-device-train-batch-size", "4"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                str(29200 + os.getpid() % 100), "-m", "albert_core"]
+    for launch, out, extra in (([sys.executable, "-m", "albert_core"], "pretrain-1", ["4"]),
+                               (torchrun, "pretrain-2", ["2", "--distributed", "on"])):
+        command = [*launch, *flags, "--output", str(work / out), "--gradient-accumulation-steps", *extra]
+        done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-4000:]
+    assert_same_run(work / "pretrain-2", work / "pretrain-1")
+    logs = [[json.loads(line) for line in (work / out / "log.jsonl").read_text().splitlines()]
+            for out in ("pretrain-1", "pretrain-2")]
+    for name in ("mlm_loss", "sop_loss", "mlm_accuracy", "sop_accuracy"):
+        np.testing.assert_allclose([r[name] for r in logs[1]], [r[name] for r in logs[0]], rtol=1e-5, atol=1e-7)
+
+
 def resumed(work: Path, source: Path, name: str, backend: str, replicas: int) -> Path:
     """`source`'s run continued from its checkpoint-5, in a copy of its folder."""
     folder = work / name
