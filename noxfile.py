@@ -17,7 +17,7 @@ nox.options.error_on_external_run = True
 nox.options.reuse_existing_virtualenvs = False  # CI runs fresh; use `nox -R` locally to reuse
 nox.options.sessions = [
     "lint", "tests", "conformance-numpy", "conformance-torch", "conformance-jax", "conformance-tensorflow", "parity",
-    "ray", "distributed",
+    "ray", "distributed", "onnx",
 ]
 
 CONSTRAINTS = ("-c", "constraints.txt")
@@ -108,6 +108,15 @@ def distributed(session: nox.Session) -> None:
     backends = [f"backends/{BACKENDS[name]}" for name in ("torch", "jax", "tensorflow")]
     install_core(session, *(arg for b in backends for arg in ("-e", b)), "torch", "jax", "jaxlib", "tensorflow-cpu")
     session.run(*PYTEST, "tests/distributed", *session.posargs)
+
+
+@nox.session
+def onnx(session: nox.Session) -> None:
+    """The ONNX exporter and the onnxruntime backend (backends/albert-onnx): the conformance suite against it by
+    name, then its own tests (every head from one file against the NumPy reference, the file's size, the command)."""
+    install_core(session, "-e", "conformance", "-e", "backends/albert-onnx[test]")
+    session.run("python", "-m", "albert_conformance", "--backend", "onnxruntime", "-rfE")
+    session.run(*PYTEST, "backends/albert-onnx/tests", *session.posargs)
 
 
 @nox.session(default=False)

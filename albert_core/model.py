@@ -66,11 +66,18 @@ def embeddings(ops: Ops, c: AlbertConfig, p, input_ids, token_type_ids, position
     return drop(x, c.hidden_dropout_prob)
 
 
+def positions(ops: Ops, c: AlbertConfig, S) -> Any:
+    """0 .. S-1 (int64, [S]): a slice of the constant 0 .. max_position_embeddings-1, so that `S` may also be a
+    graph-building backend's symbolic size (an exported graph takes any sequence length)."""
+    return ops.asarray(np.arange(c.max_position_embeddings, dtype=np.int64))[:S]
+
+
 def relative_scores(ops: Ops, c: AlbertConfig, table, q, k):
     """HF's relative_key(_query) score terms, [B, N, S, S]; distances use arange positions, as HF does."""
     S = ops.shape(q)[2]
-    distance = np.arange(S)[:, None] - np.arange(S)[None, :] + c.max_position_embeddings - 1
-    emb = ops.cast(ops.take(table, ops.asarray(distance)), ops.dtype_name(q))       # [S, S, D]
+    pos = positions(ops, c, S)
+    distance = ops.reshape(pos, (S, 1)) - ops.reshape(pos, (1, S)) + (c.max_position_embeddings - 1)  # [S, S]
+    emb = ops.cast(ops.take(table, distance), ops.dtype_name(q))                     # [S, S, D]
     scores = ops.einsum("bhld,lrd->bhlr", q, emb)
     if c.position_embedding_type == "relative_key_query":
         scores = scores + ops.einsum("bhrd,lrd->bhlr", k, emb)
@@ -197,7 +204,7 @@ def forward(
     if token_type_ids is None:
         token_type_ids = ops.asarray(np.zeros((B, S), np.int64))
     if position_ids is None:
-        position_ids = ops.asarray(np.arange(S, dtype=np.int64)[None, :])
+        position_ids = ops.reshape(positions(ops, c, S), (1, S))
     if inputs_embeds is not None:
         inputs_embeds = ops.cast(inputs_embeds, dtype)
     float_dtype = "float64" if dtype == "float64" else "float32"

@@ -8,7 +8,9 @@ read them from `Ops`, so a backend's methods are plain overrides and are not dec
 
 Tensors: a primitive takes and returns the backend's native tensors. Beyond the methods below, the model
 uses only Python's arithmetic operators (`+ - * /`, unary `-`) with broadcasting and Python scalars, and
-basic indexing with integers and slices (`x[:, 0]`, `x[..., 1]`). Shapes are static Python ints.
+basic indexing with integers and slices (`x[:, 0]`, `x[..., 1]`). Shapes are static Python ints, except on a
+graph-building backend (ONNX export), whose batch, choice and sequence sizes are symbolic: the model only passes
+those on, to `reshape` and to slices, and never computes with them.
 Dtypes are named by strings: "float64", "float32", "bfloat16", "float16", "int64", "int32", "bool".
 
 Numerics the core owns (composites keep them even when a backend overrides the kernel):

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import AlbertError
 from ..pipelines.records import to_jsonable
 from ..tasks import BASE, TASKS
-from . import finetune, pretrain
+from . import export, finetune, pretrain
 from .run import cmd_run
 from .streams import (
     TASK_COMMANDS,
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common_pipeline_flags(run)
     finetune.add_parser(sub, _Parser)
     pretrain.add_parsers(sub)
+    export.add_parser(sub)
     return parser
 
 
@@ -272,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             _check_model_and_backend(args)
         handler = {"backends": cmd_backends, "compare": cmd_compare, "run": cmd_run, "formats": cmd_formats,
                    "convert": cmd_convert, "finetune": finetune.cmd_finetune,
-                   **pretrain.HANDLERS}.get(args.command, cmd_task)
+                   **pretrain.HANDLERS, **export.HANDLERS}.get(args.command, cmd_task)
         return handler(args)
     except UsageError as exc:
         if show_traceback:

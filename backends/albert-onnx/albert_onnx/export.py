@@ -1,0 +1,93 @@
+"""`export_onnx(model, task, output)`: the core model definition recorded by `GraphOps` into one ONNX file.
+
+Inputs `input_ids`, `attention_mask`, `token_type_ids` (int64; [batch, sequence], or [batch, choices, sequence] for
+multiple choice) with dynamic axes; outputs under the core's `ModelOutput` names (`hidden_states.0`, ... for
+tuples). Every weight is one initializer under its HF name, so the shared layer group is stored once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from albert_core.api import RANDOM_PREFIX, load
+from albert_core.atomic_files import write_atomically
+from albert_core.config import AlbertConfig
+from albert_core.errors import ConfigError
+from albert_core.model import forward
+from albert_core.tasks import task_check, task_spec
+
+from .graph import Graph, Sym
+from .ops import GraphOps
+
+DEFAULT_OPSET = 18
+OPSETS = range(17, 22)
+EXPORT_DTYPES = ("float32", "float16")
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+EXTERNAL_DATA_BYTES = 1 << 30  # beyond this the weights go to FILE.data beside the graph (protobuf's 2 GiB cap)
+
+
+def check_export(opset: Any, dtype: Any) -> None:
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset not in OPSETS:
+        raise ConfigError(f"--opset {opset!r} is not supported; pass one of {OPSETS.start}..{OPSETS.stop - 1} "
+                          f"(default {DEFAULT_OPSET})")
+    if dtype not in EXPORT_DTYPES:
+        raise ConfigError(f"--dtype {dtype!r} cannot be exported; pass one of {', '.join(EXPORT_DTYPES)}")
+
+
+def build_graph(model: Any, task: str, *, opset: int = DEFAULT_OPSET, dtype: str = "float32",
+                output_hidden_states: bool = False, output_attentions: bool = False) -> onnx.ModelProto:
+    """The ONNX model of `model` (a folder, a preset, `random:...`, or a loaded model of any backend) for `task`."""
+    task = task_check(task)
+    check_export(opset, dtype)
+    random = isinstance(model, str) and model.startswith(RANDOM_PREFIX)  # random weights: any head, also random
+    loaded = model if hasattr(model, "numpy_params") else load(model, backend="numpy", task=task,
+                                                                init_missing_heads=random)
+    return graph_of(loaded.config, task, loaded.numpy_params(), opset=opset, dtype=dtype,
+                    output_hidden_states=output_hidden_states, output_attentions=output_attentions)
+
+
+def token_axes(task: str) -> tuple[str, ...]:
+    """The dynamic axes of the token inputs."""
+    return ("batch", "choices", "sequence") if task_spec(task).choices else ("batch", "sequence")
+
+
+def graph_of(config: AlbertConfig, task: str, weights: Mapping[str, np.ndarray], *, opset: int = DEFAULT_OPSET,
+             dtype: str = "float32", output_hidden_states: bool = False, output_attentions: bool = False,
+             inputs: Mapping[str, tuple[str, tuple[int | str, ...]]] | None = None) -> onnx.ModelProto:
+    """`forward` for `task` recorded as an ONNX model, with `weights` (HF names and layout) as its initializers.
+    `inputs`: name -> (dtype, shape with named dynamic axes); by default `INPUT_NAMES`, int64 token tensors."""
+    graph = Graph(opset)
+    ops = GraphOps(graph)
+    params = {name: Sym(graph, graph.initializer(name, np.asarray(w, dtype)), dtype, np.shape(w))
+              for name, w in weights.items()}
+    spec = inputs if inputs is not None else {name: ("int64", token_axes(task)) for name in INPUT_NAMES}
+    inputs = {name: graph.input(name, kind, shape) for name, (kind, shape) in spec.items()}
+    out = forward(ops, config, task, params, **inputs, output_hidden_states=output_hidden_states,
+                  output_attentions=output_attentions)
+    for key, value in out.items():
+        for name, item in ([(f"{key}.{i}", v) for i, v in enumerate(value)] if isinstance(value, tuple)
+                           else [(key, value)]):
+            graph.output(name, item)
+    built = graph.model(f"albert-{task}")
+    onnx.checker.check_model(built)
+    return built
+
+
+def export_onnx(model: Any, task: str, output: str | os.PathLike, **options: Any) -> Path:
+    """Write `build_graph(model, task, **options)` to `output` (replaced only when whole); weights over 1 GiB go to
+    ONNX external data in `output` + `.data`."""
+    built = build_graph(model, task, **options)
+    path = Path(output)
+    if built.ByteSize() > EXTERNAL_DATA_BYTES:
+        data = path.with_name(path.name + ".data")
+        onnx.save_model(built, str(path.with_name(path.name + ".partial")), save_as_external_data=True,
+                        location=data.name, all_tensors_to_one_file=True)
+        os.replace(path.with_name(path.name + ".partial"), path)
+    else:
+        write_atomically(path, built.SerializeToString())
+    return path
