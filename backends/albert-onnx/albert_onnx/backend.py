@@ -116,6 +116,12 @@ class RuntimeOps(Ops):
     def max(self, x, axis=None, keepdims=False):
         return self._run("max", x, axis, keepdims)
 
+    def softmax(self, x, axis=-1):  # the composites GraphOps records as ONNX's own ops
+        return self._run("softmax", x, axis)
+
+    def layer_norm(self, x, weight, bias, eps):
+        return self._run("layer_norm", x, weight, bias, eps)
+
     def dropout(self, x, rate, rng, site):
         raise BackendError("backend 'onnxruntime' is inference only: it has no training-mode dropout")
 

@@ -159,6 +159,23 @@ class GraphOps(Ops):
     def max(self, x, axis=None, keepdims=False):
         return self._reduce("ReduceMax", x, axis, keepdims)
 
+    # ------------------------------------------------------------------ composites as ONNX's own ops
+    def softmax(self, x, axis=-1):
+        y, dtype = self._upcast(x)
+        y = self._sym("Softmax", [y], y.dtype, y.shape, axis=axis)
+        return self.cast(y, dtype)
+
+    def layer_norm(self, x, weight, bias, eps):
+        """ONNX LayerNormalization, statistics in float32; in float16 normalised in float32 and scaled in float16,
+        as the reference body does."""
+        if x.dtype == "float32":
+            return self._sym("LayerNormalization", [x, weight, bias], x.dtype, x.shape, axis=-1, epsilon=eps)
+        y, dtype = self._upcast(x)
+        n = y.shape[-1]
+        ones, zeros = (self.asarray(np.full(n, v, np.float32)) for v in (1.0, 0.0))
+        y = self._sym("LayerNormalization", [y, ones, zeros], y.dtype, y.shape, axis=-1, epsilon=eps)
+        return self.cast(y, dtype) * weight + bias
+
     def dropout(self, x, rate, rng, site):
         raise BackendError("an exported ONNX graph is inference only: it has no dropout and cannot train; "
                            "fine-tune on torch, jax or tensorflow, then export")
