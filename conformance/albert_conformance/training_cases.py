@@ -28,6 +28,7 @@ from albert_core.tasks import MASKED_LM, PRETRAINING, SEQUENCE_CLASSIFICATION, T
 from albert_core.training.step import MOMENT_KEYS, OptimizerOptions, decays, moment_key
 
 from .cases import case_weights, make_config, padded_mask
+from .compare import assert_close
 from .tolerances import Tolerance
 
 # --------------------------------------------------------------------------------------------- tolerances
@@ -280,3 +281,25 @@ def used_bound(actual: Any, expected: Any, tol: Tolerance) -> float:
     """How much of the tolerance the worst element uses (0: equal, 1: at the bound), for the tests' reports."""
     a, e = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     return float(np.max(np.abs(a - e) / (tol.atol + tol.rtol * np.abs(e)), initial=0.0))
+
+
+def compare_params(actual: dict[str, np.ndarray], expected: dict[str, np.ndarray], tol: Any, what: str) -> float:
+    """Every parameter within `tol`; returns the largest share of the bound any element used."""
+    assert set(actual) == set(expected), f"{what}: parameters {sorted(set(actual) ^ set(expected))} differ"
+    for name in sorted(expected):
+        assert_close(actual[name], expected[name], tol, f"{what}: {name}")
+    return max(used_bound(actual[n], expected[n], tol) for n in expected)
+
+
+def check_state_format(state: dict[str, np.ndarray], config: AlbertConfig, task: str, what: str) -> None:
+    """An `optimizer_state()`: every moment of every parameter, float32, in HF's shapes."""
+    keys = expected_state_keys(config, task)
+    assert set(state) == keys, (f"{what}: optimizer_state() keys must be moment_key(m, hf_name) for m in MOMENT_KEYS "
+                                f"and every parameter; missing {sorted(keys - set(state))[:4]}, unexpected "
+                                f"{sorted(set(state) - keys)[:4]}")
+    shapes = param_shapes(config, task)
+    for key, value in state.items():
+        value = np.asarray(value)
+        name = key.split(".", 1)[1]
+        assert value.dtype == np.float32, f"{what}: {key} is {value.dtype}, moments travel as float32 host arrays"
+        assert value.shape == shapes[name], f"{what}: {key} has shape {value.shape}, HF's {name} is {shapes[name]}"

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 import math
-import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,22 +32,18 @@ from albert_conformance.training_cases import (
     WEIGHT_DECAY,
     OptimizerReference,
     bf16_representable,
-    docstring_records,
-    expected_state_keys,
+    check_state_format,
+    compare_params,
     float64_params,
     float64_state,
-    held_out,
     load_trainable,
     make_batch,
-    param_shapes,
     rows_of,
-    train_sentencepiece,
     training_config,
     training_weights,
     used_bound,
 )
-from albert_core import AlbertConfig, BackendError, ConfigError, TrainingError, init_params
-from albert_core.checkpoints.safetensors_file import SafetensorsFile
+from albert_core import AlbertConfig
 from albert_core.training.batches import loss_items
 from albert_core.training.schedule import LinearSchedule
 from albert_core.training.step import OptimizerOptions, StepResult, TrainStep
@@ -111,13 +104,6 @@ def trajectory(albert_backend: Any, training_backend: str, tmp_path_factory: pyt
     return run
 
 
-def _compare_params(actual: dict[str, np.ndarray], expected: dict[str, np.ndarray], tol: Any, what: str) -> float:
-    assert set(actual) == set(expected), f"{what}: parameters {sorted(set(actual) ^ set(expected))} differ"
-    for name in sorted(expected):
-        assert_close(actual[name], expected[name], tol, f"{what}: {name}")
-    return max(used_bound(actual[n], expected[n], tol) for n in expected)
-
-
 def _compare_moments(actual: dict[str, np.ndarray], expected: dict[str, np.ndarray], what: str) -> float:
     assert set(actual) == set(expected), f"{what}: optimizer-state keys {sorted(set(actual) ^ set(expected))} differ"
     used = 0.0
@@ -126,19 +112,6 @@ def _compare_moments(actual: dict[str, np.ndarray], expected: dict[str, np.ndarr
         assert_close(actual[key], expected[key], tol, f"{what}: {key}")
         used = max(used, used_bound(actual[key], expected[key], tol))
     return used
-
-
-def _check_state_format(state: dict[str, np.ndarray], config: AlbertConfig, task: str, what: str) -> None:
-    keys = expected_state_keys(config, task)
-    assert set(state) == keys, (f"{what}: optimizer_state() keys must be moment_key(m, hf_name) for m in MOMENT_KEYS "
-                                f"and every parameter; missing {sorted(keys - set(state))[:4]}, unexpected "
-                                f"{sorted(set(state) - keys)[:4]}")
-    shapes = param_shapes(config, task)
-    for key, value in state.items():
-        value = np.asarray(value)
-        name = key.split(".", 1)[1]
-        assert value.dtype == np.float32, f"{what}: {key} is {value.dtype}, moments travel as float32 host arrays"
-        assert value.shape == shapes[name], f"{what}: {key} has shape {value.shape}, HF's {name} is {shapes[name]}"
 
 
 @dataclass
@@ -163,7 +136,7 @@ def _compare_runs(got: Baseline, want: Baseline, tol: Any, what: str) -> float:
             assert_close(getattr(b, field_name), getattr(a, field_name), tol, f"{what}, step {t}: {field_name}")
             used = max(used, used_bound(getattr(b, field_name), getattr(a, field_name), tol))
         assert_close(b.learning_rate, a.learning_rate, TOL["learning_rate"], f"{what}, step {t}: learning rate")
-    used = max(used, _compare_params(got.params, want.params, tol, f"{what}: weights after {len(got.results)} steps"))
+    used = max(used, compare_params(got.params, want.params, tol, f"{what}: weights after {len(got.results)} steps"))
     return max(used, _compare_moments(got.state, want.state, f"{what}: moments after {len(got.results)} steps"))
 
 
@@ -194,7 +167,7 @@ def test_adamw_step_matches_numpy_reference(trajectory: Trajectory) -> None:
             for name in want:
                 assert_equal(run.params[t + 1][name], run.params[t][name],
                              f"{where}: a step at learning rate 0 moved (or decayed) {name}")
-        used["params"] = max(used["params"], _compare_params(run.params[t + 1], want, TOL["adamw_params"], where))
+        used["params"] = max(used["params"], compare_params(run.params[t + 1], want, TOL["adamw_params"], where))
         used["moments"] = max(used["moments"], _compare_moments(run.states[t], reference.state(), where))
         used["report"] = max(used["report"], used_bound(result.loss, loss, TOL["step_report"]),
                              used_bound(result.grad_norm, norm, TOL["step_report"]))
@@ -219,7 +192,7 @@ def test_optimizer_state_round_trips(albert_backend: Any, training_backend: str,
     fresh step given the state continue exactly as the original run did (learning rates included)."""
     run = trajectory
     state = run.state_at_resume
-    _check_state_format(state, run.config, SEQ, f"after {RESUMED_AT} steps")
+    check_state_format(state, run.config, SEQ, f"after {RESUMED_AT} steps")
     fresh = albert_core.load(run.saved, backend=training_backend, task=SEQ, trainable=True)
     for name, value in float64_params(fresh).items():
         assert_equal(value, run.params[RESUMED_AT][name], f"weights saved after {RESUMED_AT} steps and loaded: {name}")
@@ -238,7 +211,7 @@ def test_optimizer_state_round_trips(albert_backend: Any, training_backend: str,
             used = max(used, used_bound(getattr(got, what), getattr(want, what), tol))
     assert step.steps_taken == RESUMED_AT + RESUMED_STEPS, f"steps_taken after {RESUMED_STEPS} more steps is " \
                                                            f"{step.steps_taken}"
-    used = max(used, _compare_params(float64_params(fresh), run.params_after_resumed, tol,
+    used = max(used, compare_params(float64_params(fresh), run.params_after_resumed, tol,
                                      f"weights after resuming at {RESUMED_AT} and {RESUMED_STEPS} more steps"))
     print(f"resumed vs original, worst fraction of the bound used: {used:.3g}")
 
@@ -261,7 +234,7 @@ def test_bf16_steps_track_float32(albert_backend: Any, bf16_training_backend: st
         assert not bf16_representable(value), (f"bf16 training: every value of {name} fits bfloat16, so the master "
                                                "weights were rounded to bfloat16; they must stay float32")
     state = step.optimizer_state()
-    _check_state_format(state, run.config, SEQ, "bf16 training")
+    check_state_format(state, run.config, SEQ, "bf16 training")
     for moment in ("exp_avg", "exp_avg_sq"):
         values = np.concatenate([np.ravel(v) for k, v in state.items() if k.startswith(moment + ".")])
         assert not bf16_representable(values), f"bf16 training: every {moment} value fits bfloat16; moments must " \
@@ -342,158 +315,3 @@ def test_gradient_checkpointing_changes_nothing(albert_backend: Any, training_ba
     used = _compare_runs(got, want, TOL["same_computation"], f"dropout {dropout}: gradient checkpointing vs not")
     print(f"gradient checkpointing (dropout {dropout}), worst fraction of the bound used {used:.3g}; step loss "
           f"{want.results[0].loss:.6f}, eval-mode loss {eval_loss:.6f}")
-
-
-# --------------------------------------------------------------------------------------------------- the loop
-# A small text-classification set of real text on every machine: the first paragraph of the docstrings of the
-# public functions, classes and methods of four standard-library modules, labelled by module (see
-# `training_cases.docstring_records`); a quarter of them held out by a hash of their name. On Python 3.11: 237
-# texts, 174 training and 63 held-out rows; the majority class (logging) is 41% of the held-out rows.
-MIN_RECORDS = 150
-TEXT_MODEL = dict(embedding_size=32, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                  intermediate_size=128, max_position_embeddings=32, classifier_dropout_prob=0.0)
-MAX_SEQ_LENGTH = 32  # one padded length (bucket) for every batch: one compiled program per backend
-
-
-@pytest.fixture(scope="module")
-def docstrings() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    records = docstring_records()
-    if len(records) < MIN_RECORDS:
-        pytest.fail(f"only {len(records)} standard-library docstrings were found (the training tests' data needs "
-                    f"{MIN_RECORDS}); is Python running with -OO, which strips docstrings?")
-    return [r for r in records if not held_out(r)], [r for r in records if held_out(r)]
-
-
-@pytest.fixture(scope="module")
-def text_model(docstrings: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random tiny ALBERT with a SentencePiece vocabulary trained here on the training texts (~600 pieces)."""
-    from albert_core.tokenizer import AlbertTokenizer
-
-    root = tmp_path_factory.mktemp("text-model")
-    spiece = train_sentencepiece([r["text"] for r in docstrings[0]], root / "spiece.model", vocab_size=600)
-    config = AlbertConfig(vocab_size=AlbertTokenizer(str(spiece)).vocab_size, **TEXT_MODEL)
-    return albert_core.save(init_params(config, "pretraining", 0), root / "model", config=config, task="pretraining",
-                            tokenizer_file=spiece)
-
-
-def _examples(records: list[dict[str, str]]) -> list[dict[str, str]]:
-    return [{"text": r["text"], "label": r["label"]} for r in records]
-
-
-def _small_run(docstrings: Any, text_model: Path, backend: str, output: Path, **options: Any) -> Any:
-    """A short run on 48 training rows of every label (6 micro-batches of 8 per epoch)."""
-    rows = docstrings[0][::3][:48]
-    settings = dict(task="text-classification", model=str(text_model), train=_examples(rows), output_dir=str(output),
-                    backend=backend, learning_rate=3e-3, per_device_train_batch_size=8, max_seq_length=MAX_SEQ_LENGTH,
-                    logging_steps=1, plot=False, progress=False, seed=3)
-    return albert_core.finetune(**{**settings, **options})
-
-
-def test_train_step_declaration_holds(albert_backend: Any, albert_backend_name: str, docstrings: Any,
-                                      text_model: Path, tmp_path: Path) -> None:
-    """A backend that trains returns a `TrainStep` with zero moments; one that does not refuses `train_step` (the
-    core's `BackendError`) and `albert_core.finetune` (before any data is encoded: `ConfigError` on --backend)."""
-    config = training_config(SEQ)
-    weights = training_weights(config, SEQ)
-    if not albert_backend.supports_training:
-        model = albert_core.load(albert_core.Checkpoint(config, weights), backend=albert_backend_name, task=SEQ)
-        with pytest.raises(BackendError, match="fine-tune|train"):
-            albert_backend.train_step(model, OPTIONS)
-        with pytest.raises((BackendError, ConfigError), match="fine-tune|train"):  # the trainer says --backend
-            _small_run(docstrings, text_model, albert_backend_name, tmp_path / "run", max_steps=1)
-        return
-    step = albert_backend.train_step(load_trainable(albert_backend_name, config, SEQ, weights), OPTIONS)
-    assert isinstance(step, TrainStep), (f"{albert_backend_name}.train_step returned a {type(step).__name__}, not an "
-                                         "albert_core.training.step.TrainStep")
-    assert step.steps_taken == 0, f"a fresh step reports steps_taken={step.steps_taken}"
-    state = step.optimizer_state()
-    _check_state_format(state, config, SEQ, "a fresh step")
-    nonzero = sorted(k for k, v in state.items() if np.any(np.asarray(v) != 0))
-    assert not nonzero, f"a fresh step's AdamW moments must be zero; {nonzero[:3]} are not"
-
-
-
-def test_finetune_stops_on_a_non_finite_loss(training_backend: str, docstrings: Any, text_model: Path,
-                                             tmp_path: Path) -> None:
-    """Learning rate 1e9: AdamW moves every weight by ~1e9 in the first step, whose loss is still finite; the
-    next forward overflows float32 (measured: NaN at step 2 on torch, JAX and TensorFlow)."""
-    output = tmp_path / "run"
-    with pytest.raises(TrainingError) as raised:
-        _small_run(docstrings, text_model, training_backend, output, learning_rate=1e9, max_steps=6, save_steps=1)
-    message = str(raised.value)
-    found = re.search(r"at step (\d+)", message)
-    assert found, f"the TrainingError does not name the step where the loss became non-finite: {message}"
-    bad = int(found.group(1))
-    assert "learning-rate" in message or "learning rate" in message, (
-        f"the TrainingError does not say what to try (a lower learning rate): {message}")
-    checkpoints = sorted((p for p in output.glob("checkpoint-*")), key=lambda p: int(p.name.split("-")[1]))
-    assert bad >= 2 and checkpoints, f"the run diverged at step {bad} before any checkpoint was saved: {message}"
-    last = checkpoints[-1]
-    assert last.name == f"checkpoint-{bad - 1}", f"step {bad} diverged but the last checkpoint is {last.name}"
-    assert str(last) in message, f"the TrainingError does not name the last good checkpoint {last}: {message}"
-    state = json.loads((last / "trainer_state.json").read_text("utf-8"))
-    assert state["step"] == bad - 1
-    model = albert_core.load(last, backend=training_backend, task=SEQ)
-    bad_params = [n for n, v in model.numpy_params().items() if not np.all(np.isfinite(v))]
-    assert not bad_params, f"the last good checkpoint {last} holds non-finite weights: {bad_params[:3]}"
-    print(f"diverged at step {bad}; {last.name} loads with finite weights")
-
-
-def test_finetune_resume_equals_uninterrupted(training_backend: str, docstrings: Any, text_model: Path,
-                                              tmp_path: Path) -> None:
-    """10 steps with a checkpoint at 5 (dropout 0.1, two epochs: data order, dropout seeds and moments all have
-    to resume) vs a run that crashed after step 7 and resumes from its checkpoint-5."""
-    options = dict(max_steps=10, save_steps=5, warmup_steps=2, dropout=0.1)
-    whole = _small_run(docstrings, text_model, training_backend, tmp_path / "whole", **options)
-    crashed = tmp_path / "crashed"
-    crashed.mkdir()
-    shutil.copytree(tmp_path / "whole" / "checkpoint-5", crashed / "checkpoint-5")
-    lines = (tmp_path / "whole" / "log.jsonl").read_text("utf-8").splitlines()
-    (crashed / "log.jsonl").write_text("".join(line + "\n" for line in lines if json.loads(line)["step"] <= 7))
-    resumed = _small_run(docstrings, text_model, training_backend, crashed, resume=True, **options)
-    assert resumed.global_step == whole.global_step == 10, (resumed.global_step, whole.global_step)
-    want = {r["step"]: r["loss"] for r in whole.log if "loss" in r}
-    got = {r["step"]: r["loss"] for r in resumed.log if "loss" in r}
-    assert sorted(got) == sorted(want) == list(range(1, 11)), f"logged steps: resumed {sorted(got)}, whole " \
-                                                               f"{sorted(want)}"
-    tol, used = TOL["resumed_loss"], 0.0
-    for step in range(6, 11):
-        assert_close(got[step], want[step], tol, f"loss of step {step} after resuming at 5 vs the uninterrupted run")
-        used = max(used, used_bound(got[step], want[step], tol))
-    final = {k: np.asarray(v) for k, v in SafetensorsFile(tmp_path / "whole" / "model.safetensors").items()}
-    again = {k: np.asarray(v) for k, v in SafetensorsFile(crashed / "model.safetensors").items()}
-    weights = _compare_params(again, final, TOL["same_computation"], "final weights, resumed vs uninterrupted")
-    print(f"resumed run: losses use {used:.3g} of the bound, final weights {weights:.3g}")
-
-
-LEARNING_STEPS = 200
-LEARNING_MARGIN = 0.15
-
-
-def test_finetune_learns_real_text(training_backend: str, docstrings: Any, text_model: Path, tmp_path: Path) -> None:
-    """From scratch, 200 steps of 16 rows (~18 epochs) on the docstring topics beat the majority class on the
-    held-out rows by a clear margin.
-
-    A model that ignores the text scores the majority rate at best in expectation (41% on Python 3.11), and with
-    63 held-out rows its accuracy has a standard deviation of sqrt(0.41 * 0.59 / 63) = 0.062: the margin of
-    0.15 is 2.4 of those. Measured (Python 3.11.7, 174 training and 63 held-out rows, majority 0.413, bar 0.563):
-    torch 0.794, JAX 0.746, TensorFlow 0.778, so every backend clears the bar by 0.18 or more. Run time: 200 steps
-    of 16 x 32 tokens, 2.5-9 s on a 2-core machine (torch with two threads on cores another process is using
-    slows down ~20x: OpenMP spin-waiting, not this test)."""
-    train, held = docstrings
-    batch = 16
-    rows = train[: len(train) // batch * batch]  # whole batches only: one compiled shape
-    result = albert_core.finetune(
-        task="text-classification", model=str(text_model), train=_examples(rows), eval=_examples(held),
-        output_dir=str(tmp_path / "run"), backend=training_backend, learning_rate=3e-3, max_steps=LEARNING_STEPS,
-        warmup_ratio=0.1, per_device_train_batch_size=batch, per_device_eval_batch_size=len(held),
-        max_seq_length=MAX_SEQ_LENGTH, save_steps=None, logging_steps=50, plot=False, progress=False, seed=0)
-    majority_label, _ = collections.Counter(r["label"] for r in rows).most_common(1)[0]
-    majority = sum(r["label"] == majority_label for r in held) / len(held)
-    accuracy = result.metrics["accuracy"]
-    losses = [round(r["loss"], 3) for r in result.log if "loss" in r]
-    print(f"held-out accuracy {accuracy:.3f} vs majority class ({majority_label}) {majority:.3f} on {len(held)} rows; "
-          f"training loss every 50 steps {losses}")
-    assert accuracy >= majority + LEARNING_MARGIN, (
-        f"after {LEARNING_STEPS} steps the held-out accuracy is {accuracy:.3f}, not clearly above the majority-class "
-        f"rate {majority:.3f} (needs >= {majority + LEARNING_MARGIN:.3f}); training loss every 50 steps: {losses}")
