@@ -24,8 +24,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         from albert_conformance.gradients import TRAINING_CASES
 
         metafunc.parametrize("training_task", TRAINING_CASES if backend.supports_training else [])
-    # test_training.py, test_finetune.py: the backend's name when it trains (and, for bf16 steps, computes in bfloat16), else an
-    # empty set, deselected like the above. Module scope, so the module's shared runs can depend on it.
+    # test_training.py, test_finetune.py: the backend's name when it trains (and, for bf16 steps, computes in
+    # bfloat16), else an empty set, deselected like the above. Module scope, so the module's shared runs can
+    # depend on it.
     trains = [backend_name_of(metafunc.config)] if backend.supports_training else []
     if "training_backend" in metafunc.fixturenames:
         metafunc.parametrize("training_backend", trains, scope="module")
