@@ -7,13 +7,13 @@ import argparse
 import collections
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+import training_helpers
+from training_helpers import raises, write
 
-from albert_core.errors import ConfigError, DataError
-from albert_core.tokenizer import AlbertTokenizer
+from albert_core.errors import ConfigError
 from albert_core.training.data import read_records
 from albert_core.training.features import (
     encode_masked_lm,
@@ -23,30 +23,15 @@ from albert_core.training.features import (
 )
 from albert_core.training.masking import mask_tokens
 
-SPIECE = Path(__file__).resolve().parents[1].parent / "shared/assets/albert-30k/spiece.model"
+tok = training_helpers.tok  # the shared fixtures (tests/training_helpers.py), bound for pytest
+vocab = training_helpers.vocab
+
 REVIEWS = [
     ("A quietly moving film with two wonderful performances.", "positive"),
     ("The plot collapses long before the tedious final act.", "negative"),
     ("Neither good nor bad; it simply exists for two hours.", "neutral"),
     ("I would happily watch it again tomorrow.", "positive"),
 ]
-
-
-@pytest.fixture(scope="module")
-def tok() -> AlbertTokenizer:
-    if not SPIECE.is_file():
-        pytest.skip(f"the official vocabulary is not at {SPIECE}")
-    return AlbertTokenizer(str(SPIECE))
-
-
-def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
-    path = tmp_path / name
-    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    return path
-
-
-def raises(match: str, error: type = DataError):
-    return pytest.raises(error, match=match)
 
 
 # ----------------------------------------------------------------------------------------- text classification

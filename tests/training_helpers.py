@@ -18,6 +18,7 @@ import pytest
 
 import albert_core
 from albert_core import AlbertConfig
+from albert_core.errors import DataError
 from albert_core.tokenizer import AlbertTokenizer
 from albert_core.training.trainer import TrainResult
 
@@ -73,6 +74,17 @@ def choice_rows(count: int = 6) -> list[dict]:
         choices = [doc, other] if i % 2 == 0 else [other, doc]
         rows.append({"context": f"shutil.{name}:", "choices": choices, "label": i % 2})
     return rows
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    """A file of `content` (text as UTF-8) in `tmp_path`."""
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def raises(match: str, error: type = DataError):
+    return pytest.raises(error, match=match)
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

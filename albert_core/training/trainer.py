@@ -103,8 +103,7 @@ class Run:
         self.output_dir = Path(opts.output_dir)
         self.resume_from = resolve_resume(opts.resume, self.output_dir) if opts.resume else None
         self.state = read_state(self.resume_from) if self.resume_from else {}
-        self._check_backend()
-        backend = get_backend(opts.backend)
+        backend = self._check_backend()
         self.world = backend.data_parallel(opts.distributed, opts.device) or single(opts.distributed, backend.name)
         if self.resume_from is None and self.world.is_main:  # the other processes never write
             self._check_output_dir()
@@ -168,11 +167,12 @@ class Run:
             raise ConfigError(f"--output {str(out)!r} already exists and is not empty ({shown}); choose a new or "
                               "empty output folder (nothing was overwritten)")
 
-    def _check_backend(self) -> None:
+    def _check_backend(self) -> Any:
         backend = get_backend(self.opts.backend)  # unknown names and missing frameworks fail here, before the data
         if not getattr(backend, "supports_training", False):
             raise ConfigError(f"--backend {self.opts.backend!r} cannot fine-tune (it has no training support); "
                               "pass --backend torch, jax or tensorflow (see 'albert backends')")
+        return backend
 
     def _tokenizer_file(self) -> Path:
         given = self.opts.tokenizer

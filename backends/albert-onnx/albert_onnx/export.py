@@ -6,7 +6,9 @@ tuples). Every weight is one initializer under its HF name, so the shared layer 
 
 from __future__ import annotations
 
+import glob
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -79,15 +81,19 @@ def graph_of(config: AlbertConfig, task: str, weights: Mapping[str, np.ndarray],
 
 
 def export_onnx(model: Any, task: str, output: str | os.PathLike, **options: Any) -> Path:
-    """Write `build_graph(model, task, **options)` to `output` (replaced only when whole); weights over 1 GiB go to
-    ONNX external data in `output` + `.data`."""
+    """Write `build_graph(model, task, **options)` to `output`, replaced only when whole. Weights over 1 GiB go to
+    ONNX external data, `OUTPUT.<token>.data`: a new token each time, so that a crash while writing never touches
+    the data an older graph at `output` reads (that older data is removed once the new graph is in place)."""
     built = build_graph(model, task, **options)
     path = Path(output)
-    if built.ByteSize() > EXTERNAL_DATA_BYTES:
-        data = path.with_name(path.name + ".data")
-        onnx.save_model(built, str(path.with_name(path.name + ".partial")), save_as_external_data=True,
-                        location=data.name, all_tensors_to_one_file=True)
-        os.replace(path.with_name(path.name + ".partial"), path)
-    else:
+    if built.ByteSize() <= EXTERNAL_DATA_BYTES:
         write_atomically(path, built.SerializeToString())
+        return path
+    old = list(path.parent.glob(f"{glob.escape(path.name)}.*.data"))
+    data = f"{path.name}.{secrets.token_hex(4)}.data"
+    staged = path.with_name(f"{data}.onnx")  # the graph and its new data beside the old ones ...
+    onnx.save_model(built, str(staged), save_as_external_data=True, all_tensors_to_one_file=True, location=data)
+    os.replace(staged, path)  # ... then the graph into place, in one rename
+    for stale in old:
+        stale.unlink(missing_ok=True)
     return path

@@ -6,6 +6,7 @@ errors."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,22 @@ def test_the_shared_weights_are_stored_once(tmp_path):
     assert ratio <= 1.05, ratio
     initializers = [t.name for t in onnx.load(str(path), load_external_data=False).graph.initializer]
     assert len([n for n in initializers if "albert_layer_groups.0.albert_layers.0.ffn.weight" in n]) == 1
+
+
+def test_large_graphs_keep_their_weights_in_external_data(tmp_path, monkeypatch):
+    import albert_onnx.export
+
+    monkeypatch.setattr(albert_onnx.export, "EXTERNAL_DATA_BYTES", 0)  # as if the weights were over 1 GiB
+    task = "sequence-classification"
+    model = albert_core.load(checkpoint("groups", task), backend="numpy", task=task)
+    export_onnx(model, task, tmp_path / "big.onnx")
+    path = export_onnx(model, task, tmp_path / "big.onnx")  # again: the first export's data is replaced, not kept
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 2 and names[0] == "big.onnx" and re.fullmatch(r"big\.onnx\.[0-9a-f]{8}\.data", names[1])
+    feed = inputs(task, 2, 9)
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["logits"], feed)[0]
+    want = albert_core.load(checkpoint("groups", task), backend="numpy", task=task, dtype="float64")(**feed)
+    np.testing.assert_allclose(got, want["logits"], rtol=1e-5, atol=1e-6)
 
 
 def test_float16_graphs_track_float32():

@@ -40,15 +40,9 @@ from albert_core.training.step import OptimizerOptions, TrainStep
 
 TOL = TRAINING_TOLERANCES
 SEQ = SEQUENCE_CLASSIFICATION
-# One run of 12 steps serves the AdamW, schedule and optimizer-state tests: warmup 3 (learning rates 0, p/3, 2p/3,
-# then down to p/9 at step 11), weight decay, and clipping at HF's default norm 1 (the tiny model's gradient norm
-# is ~1.7, so the clipping is active).
-SCHEDULE = LinearSchedule(PEAK_LR, warmup_steps=3, total_steps=12)
-OPTIONS = OptimizerOptions(SCHEDULE, weight_decay=WEIGHT_DECAY, adam_epsilon=EPSILON, max_grad_norm=1.0)
-CHECKED_STEPS = 3  # steps checked against the reference: bias corrections t = 1, 2, 3
-RESUMED_AT = 3  # the optimizer-state round trip continues the run from here ...
-RESUMED_STEPS = 3  # ... for this many steps
-SEED = 17  # dropout seed of step t: SEED + t (no dropout here; the trainer always passes seeds)
+# The step the declaration test builds (test_training.py runs steps with the same options).
+OPTIONS = OptimizerOptions(LinearSchedule(PEAK_LR, warmup_steps=3, total_steps=12), weight_decay=WEIGHT_DECAY,
+                           adam_epsilon=EPSILON, max_grad_norm=1.0)
 
 
 # A small text-classification set of real text on every machine: the first paragraph of the docstrings of the
