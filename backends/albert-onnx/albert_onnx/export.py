@@ -26,7 +26,7 @@ from albert_core.tasks import task_check, task_spec
 from .graph import Graph, Sym
 from .ops import GraphOps
 
-DEFAULT_OPSET = 18
+DEFAULT_OPSET = 20  # Gelu is an ONNX op from 20
 OPSETS = range(17, 22)
 EXPORT_DTYPES = ("float32", "float16")
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")

@@ -118,8 +118,8 @@ class GraphOps(Ops):
         return self._sym("Einsum", list(operands), operands[0].dtype, tuple(sizes[c] for c in output),
                          equation=spec)
 
-    def _unary(self, op: str, x):
-        return self._sym(op, [x], x.dtype, x.shape)
+    def _unary(self, op: str, x, **attrs):
+        return self._sym(op, [x], x.dtype, x.shape, **attrs)
 
     def exp(self, x):
         return self._unary("Exp", x)
@@ -175,6 +175,14 @@ class GraphOps(Ops):
         ones, zeros = (self.asarray(np.full(n, v, np.float32)) for v in (1.0, 0.0))
         y = self._sym("LayerNormalization", [y, ones, zeros], y.dtype, y.shape, axis=-1, epsilon=eps)
         return self.cast(y, dtype) * weight + bias
+
+    def gelu(self, x):
+        """ONNX Gelu from opset 20 (onnxruntime runs it as one fused kernel); the core's body before."""
+        return super().gelu(x) if self.graph.opset < 20 else self._unary("Gelu", x, approximate="none")
+
+    def gelu_new(self, x):
+        """Gelu with `approximate="tanh"`, the same formula as HF's gelu_new, from opset 20."""
+        return super().gelu_new(x) if self.graph.opset < 20 else self._unary("Gelu", x, approximate="tanh")
 
     def dropout(self, x, rate, rng, site):
         raise BackendError("an exported ONNX graph is inference only: it has no dropout and cannot train; "

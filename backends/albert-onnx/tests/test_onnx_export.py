@@ -81,6 +81,23 @@ def test_every_head_from_one_file_matches_the_reference(tmp_path, name, task):
             np.testing.assert_allclose(got[key], value, rtol=1e-5, atol=1e-5 * scale, err_msg=f"{key} {batch}x{seq}")
 
 
+@pytest.mark.parametrize("name", ["groups", "inner-groups"])  # gelu_new and gelu
+@pytest.mark.parametrize("opset", [17, 19, 20, 21])
+def test_both_gelus_match_the_reference_as_onnx_gelu_and_before_it(name, opset):
+    """From opset 20 both activations are one ONNX Gelu node (approximate "tanh" for gelu_new); before, the core's
+    elementwise body."""
+    task = "sequence-classification"
+    model = albert_core.load(checkpoint(name, task), backend="numpy", task=task)
+    graph = build_graph(model, task, opset=opset)
+    gelus = [n for n in graph.graph.node if n.op_type == "Gelu"]
+    c = config(name)
+    assert len(gelus) == (c.num_hidden_layers * c.inner_group_num if opset >= 20 else 0)
+    feed = inputs(task, 3, 17)
+    got = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"]).run(["logits"], feed)
+    want = albert_core.load(checkpoint(name, task), backend="numpy", task=task, dtype="float64")(**feed)
+    np.testing.assert_allclose(got[0], want["logits"], rtol=1e-5, atol=1e-6)
+
+
 def test_the_shared_weights_are_stored_once(tmp_path):
     """A base-shape model: the exported file against its model.safetensors (the issue's bound is 1.05x)."""
     model = albert_core.load("random:albert-base-v2", backend="numpy", task="base")
