@@ -145,8 +145,10 @@ def fuzz(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks against HF in each framework (`python -m benchmarks`); writes under benchmarks/results."""
+    """Benchmarks against HF in each framework and in onnxruntime (`python -m benchmarks`); writes under
+    benchmarks/results."""
     backends = [f"backends/{d}" for d in BACKENDS.values() if d]
-    install_core(session, *(arg for b in backends for arg in ("-e", b)), "transformers<5", "matplotlib",
-                 *FRAMEWORKS)
+    # albert-onnx and onnxscript: the onnx section (HF's class through torch.onnx.export's dynamo exporter too)
+    install_core(session, *(arg for b in backends for arg in ("-e", b)), "-e", "backends/albert-onnx",
+                 "transformers<5", "matplotlib", "onnxscript", *FRAMEWORKS)
     session.run("python", "-m", "benchmarks", *session.posargs)

@@ -1,6 +1,7 @@
 """Benchmarks: every backend against HF's implementation in its framework, and against the machine's limit.
 
-    python -m benchmarks [--quick] [--only forward,bf16,flops,train,pretrain,load,compile,tokenizer,ray] [--out ...]
+    python -m benchmarks [--quick] [--only forward,bf16,flops,train,pretrain,load,compile,tokenizer,ray,onnx]
+                         [--out ...]
     python -m benchmarks --render benchmarks/results/results.json   # re-render the Markdown and plot only
 
 Writes `results.json`, `results.md` and `forward.png` under `--out` (default: benchmarks/results for a full
@@ -32,7 +33,7 @@ from .common import (
 from .report import write_reports
 
 SPIECE = REPO_ROOT.parent / "shared/assets/albert-30k/spiece.model"  # the official vocabulary, for the data builder
-SECTIONS = ("flops", "forward", "bf16", "train", "pretrain", "load", "compile", "tokenizer", "ray")
+SECTIONS = ("flops", "forward", "bf16", "train", "pretrain", "load", "compile", "tokenizer", "ray", "onnx")
 FULL = {
     "forward_preset": "albert-base-v2",
     "shapes": {"1x128": ([1, 128], 31), "8x128": ([8, 128], 15), "8x512": ([8, 512], 7)},  # shape, timed reps
@@ -48,6 +49,7 @@ FULL = {
     "pretrain": {"shape": [8, 128], "reps": 5, "warmup": 2, "data": {"max_seq_length": 128, "dupe_factor": 4,
                                                                      "rounds": 2}},
     "ray": {"rows": 256, "rounds": 2},
+    "onnx": {"shapes": [[1, 128, 31], [8, 128, 15], [8, 512, 5]], "warmup": 1},  # batch, sequence, timed rounds
 }
 QUICK = {
     "forward_preset": "albert-base-v2",
@@ -64,6 +66,7 @@ QUICK = {
     "pretrain": {"shape": [2, 64], "reps": 2, "warmup": 1, "data": {"max_seq_length": 64, "dupe_factor": 1,
                                                                     "rounds": 1}},
     "ray": {"rows": 64, "rounds": 1},
+    "onnx": {"shapes": [[1, 32, 3], [2, 64, 3]], "warmup": 1},
 }
 
 
@@ -201,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         _log("batch inference: albert run vs --engine ray (local cluster)")
         results["ray"] = run_worker("ray_inference", {"tokenizer": str(SPIECE), "backend": "torch", **plan["ray"]},
                                     framework="torch", timeout=1800)
+    if "onnx" in sections:
+        _log("onnxruntime: our exported graph vs HF's through torch.onnx.export, with and without ORT's optimizer")
+        results["onnx"] = run_worker("onnx_inference", {"folder": str(checkpoint_folder(plan["forward_preset"])),
+                                                        **plan["onnx"]}, framework="torch", timeout=3600)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["total_s"] = time.perf_counter() - started
     out_dir.mkdir(parents=True, exist_ok=True)

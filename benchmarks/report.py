@@ -7,6 +7,7 @@ from typing import Any
 
 from .flops import albert_forward_flops
 from .frameworks import HF_LABEL
+from .onnx_inference import report_section as onnx_section
 
 MB = 1024 * 1024
 LABEL = {"torch": "albert-torch", "jax": "albert-jax", "tensorflow": "albert-tensorflow"}
@@ -353,6 +354,10 @@ def write_reports(results: dict[str, Any], out_dir: Path) -> str:
         lines += [""] + _tokenizer_section(results)
     if "ray" in results:
         lines += [""] + _ray_section(results)
+    if "onnx" in results:
+        section, t = onnx_section(results["onnx"])
+        lines += [""] + section
+        targets += t
     if write_plot(results, out_dir / "forward.png"):
         lines += ["", "![time per batch](forward.png)"]
     if targets:

@@ -19,7 +19,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("model", help="model folder, preset name, or random:<preset>")
     p.add_argument("--task", required=True, choices=TASKS, help="the head to export")
     p.add_argument("--output", required=True, help="the .onnx file to write (replaced only when complete)")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset, 17 to 21 (default 20)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset, 17 to 23 (default 23)")
     p.add_argument("--dtype", default="float32", help="float32 (default) or float16 weights and compute")
     p.add_argument("--output-hidden-states", action="store_true", help="add every layer's hidden states")
     p.add_argument("--output-attentions", action="store_true", help="add every layer's attention probabilities")

@@ -26,8 +26,8 @@ from albert_core.tasks import task_check, task_spec
 from .graph import Graph, Sym
 from .ops import GraphOps
 
-DEFAULT_OPSET = 20  # Gelu is an ONNX op from 20
-OPSETS = range(17, 22)
+DEFAULT_OPSET = 23  # Gelu is an ONNX op from 20, Attention from 23
+OPSETS = range(17, 24)
 EXPORT_DTYPES = ("float32", "float16")
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 EXTERNAL_DATA_BYTES = 1 << 30  # beyond this the weights go to FILE.data beside the graph (protobuf's 2 GiB cap)

@@ -13,6 +13,8 @@ from albert_core.ops import Ops
 
 from .graph import DTYPES, Dim, Graph, Size, Sym, _broadcast
 
+ATTENTION_FILL = -1e30
+
 
 def _axes(axis: int | tuple[int, ...] | None, rank: int) -> list[int]:
     if axis is None:
@@ -183,6 +185,23 @@ class GraphOps(Ops):
     def gelu_new(self, x):
         """Gelu with `approximate="tanh"`, the same formula as HF's gelu_new, from opset 20."""
         return super().gelu_new(x) if self.graph.opset < 20 else self._unary("Gelu", x, approximate="tanh")
+
+    def attention(self, q, k, v, bias, head_mask=None, dropout_rate=0.0, rng=None, site=0, need_weights=False):
+        """ONNX Attention from opset 23: scores, mask, softmax (float32) and context in one onnxruntime kernel.
+        The core's body where Attention cannot express the call: probabilities returned, a head mask, float16
+        (whose scores the core computes in float32)."""
+        if self.graph.opset < 23 or need_weights or head_mask is not None or q.dtype != "float32" or dropout_rate:
+            return super().attention(q, k, v, bias, head_mask=head_mask, dropout_rate=dropout_rate, rng=rng,
+                                     site=site, need_weights=need_weights)
+        # onnxruntime's kernel overflows on the core's fill (float32's lowest) where a row is all padding; any fill
+        # below -1e30 gives the same probabilities (exactly 0, or uniform over an all-padding row), so clip to it.
+        bias = self.maximum(bias, ATTENTION_FILL)
+        S, g = q.shape[2], self.graph  # it also wants the mask's query axis spelled out: [B,1,1,S] -> [B,1,S,S]
+        rows = g.node("Concat", [g.constant(np.array([1, 1], np.int64)),
+                                 S.value() if isinstance(S, Dim) else g.constant(np.array([S], np.int64)),
+                                 g.constant(np.array([1], np.int64))], axis=0)
+        mask = self._sym("Expand", [bias, rows], bias.dtype, _broadcast(bias.shape, (1, 1, S, 1)))
+        return self._sym("Attention", [q, k, v, mask], q.dtype, q.shape), None
 
     def dropout(self, x, rate, rng, site):
         raise BackendError("an exported ONNX graph is inference only: it has no dropout and cannot train; "
