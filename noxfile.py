@@ -43,8 +43,9 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The core's own tests with only the core installed (NumPy backend; no framework, no HF), plus its `plot` extra
-    (matplotlib), so the fine-tuning run's PNG is drawn for real."""
-    install_core(session, "matplotlib")
+    (matplotlib), so the fine-tuning run's PNG is drawn for real, and scipy and scikit-learn, the references of the
+    metrics tests."""
+    install_core(session, "matplotlib", "scipy", "scikit-learn")
     session.run(*PYTEST, "tests", "--ignore=tests/parity", "--ignore=tests/ray",
                 "--ignore=tests/distributed", *session.posargs)
 
