@@ -89,7 +89,8 @@ def export_graphs(folder: Path, work: Path) -> dict[str, dict[str, Any]]:
     return graphs
 
 
-def _session(path: str, threads: int, profile: bool = False) -> Any:
+def _session(path: str | bytes, threads: int, profile: bool = False) -> Any:
+    """An onnxruntime CPU session of a graph file (or serialized graph), the same options for every graph."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -103,7 +104,6 @@ def _session(path: str, threads: int, profile: bool = False) -> Any:
 def _gemm_runner(m: int, hidden: int, inter: int, layers: int, threads: int) -> tuple[Any, int]:
     """`layers` FFN matmul pairs, `x @ W1 @ W2` (the weights initializers, as in every graph), as one graph timed
     like the others; returns (runner, its FLOPs)."""
-    import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
@@ -116,10 +116,8 @@ def _gemm_runner(m: int, hidden: int, inter: int, layers: int, threads: int) -> 
         value = f"y{i}"
     graph = helper.make_graph(nodes, "ffn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [m, hidden])],
                               [helper.make_tensor_value_info(value, TensorProto.FLOAT, [m, hidden])], weights)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = _session(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]).SerializeToString(),
+                       threads)
     x = rng.standard_normal((m, hidden), dtype=np.float32)
     return (lambda: session.run(None, {"x": x})[0]), layers * 2 * 2 * m * hidden * inter
 
