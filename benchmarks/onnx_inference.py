@@ -8,7 +8,7 @@ once per run, each export timed):
   with `dynamo=False` / `dynamo=True` (onnxscript), opset 20, weights inside the file;
 - each HF graph also after onnxruntime's transformer optimizer (`optimize_model(model_type="bert")`: fused
   attention, SkipLayerNormalization, FastGelu): `...+ort-opt`.
-Per shape (a half-padded row in the batch, as the forward section) every session runs round-robin after warm-up
+Per shape (the last row of the batch half padded) every session runs round-robin after warm-up
 (`alternate`); the outputs are compared with ours. Then our graph runs once more under onnxruntime's profiler: the
 share of each op type in the kernels' time says what is left to win.
 """
@@ -30,13 +30,13 @@ from .flops import albert_forward_flops
 
 OURS = "albert-core"
 GEMM = "ort-matmul"  # onnxruntime's float32 MatMul on the FFN's shapes: the rate a GEMM-bound graph cannot beat
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 TARGET = 0.9  # ours / the best HF graph, at every shape
 
 
 def _hf_export(folder: Path, path: Path, dynamo: bool) -> None:
     import torch
     import transformers
+    from albert_onnx.export import INPUT_NAMES as INPUTS  # the same input names as our graph
 
     transformers.logging.set_verbosity_error()
     model = transformers.AlbertModel.from_pretrained(folder, attn_implementation="eager").eval()
@@ -125,7 +125,7 @@ def _gemm_runner(m: int, hidden: int, inter: int, layers: int, threads: int) -> 
 def _feed(batch: int, seq: int) -> dict[str, np.ndarray]:
     ids = np.random.default_rng(batch * 1000 + seq).integers(5, 30000, (batch, seq)).astype(np.int64)
     mask = np.ones_like(ids)
-    mask[-1, seq // 2:] = 0  # one half-padded row, as the forward section's batch
+    mask[-1, seq // 2:] = 0  # the last row half padded (at batch 1 too: every graph then runs its mask path)
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
 
 
@@ -161,7 +161,7 @@ def _measure(args: dict[str, Any]) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     for stale in work.iterdir():
         stale.unlink()
-    threads = args.get("threads") or os.cpu_count() or 1
+    threads = os.cpu_count() or 1
     graphs = export_graphs(folder, work)
     weights = (folder / "model.safetensors").stat().st_size
     for g in graphs.values():

@@ -82,6 +82,10 @@ class Graph:
             self._constants[key] = name
         return name
 
+    def size(self, size: int | Dim) -> str:
+        """The name of an int64 [1] tensor holding `size`: a constant, or the `Dim`'s value when the graph runs."""
+        return size.value() if isinstance(size, Dim) else self.constant(np.array([size], np.int64))
+
     def input(self, name: str, dtype: str, shape: tuple[int | str, ...]) -> Sym:
         """A graph input; a `str` size is a dynamic axis of that name."""
         self.inputs.append(helper.make_tensor_value_info(name, DTYPES[dtype], list(shape)))
@@ -166,7 +170,7 @@ class Sym:
                 if item.stop is None:
                     continue
                 g = self.graph
-                stop = item.stop.value() if isinstance(item.stop, Dim) else g.constant(np.array([item.stop]))
+                stop = g.size(item.stop)
                 name = g.node("Slice", [out.name, g.constant(np.array([0])), stop, g.constant(np.array([axis]))])
                 shape[axis] = item.stop
                 out = Sym(g, name, self.dtype, tuple(shape))

@@ -61,8 +61,7 @@ class GraphOps(Ops):
         if all(isinstance(s, int) for s in shape):
             target = g.constant(np.array(shape, np.int64))
         else:
-            parts = [s.value() if isinstance(s, Dim) else g.constant(np.array([s], np.int64)) for s in shape]
-            target = g.node("Concat", parts, axis=0)
+            target = g.node("Concat", [g.size(s) for s in shape], axis=0)
         out = self._sym("Reshape", [x, target], x.dtype, ())
         sizes: list[Size] = []
         for axis, s in enumerate(shape):
@@ -197,9 +196,7 @@ class GraphOps(Ops):
         # below -1e30 gives the same probabilities (exactly 0, or uniform over an all-padding row), so clip to it.
         bias = self.maximum(bias, ATTENTION_FILL)
         S, g = q.shape[2], self.graph  # it also wants the mask's query axis spelled out: [B,1,1,S] -> [B,1,S,S]
-        rows = g.node("Concat", [g.constant(np.array([1, 1], np.int64)),
-                                 S.value() if isinstance(S, Dim) else g.constant(np.array([S], np.int64)),
-                                 g.constant(np.array([1], np.int64))], axis=0)
+        rows = g.node("Concat", [g.size(1), g.size(1), g.size(S), g.size(1)], axis=0)
         mask = self._sym("Expand", [bias, rows], bias.dtype, _broadcast(bias.shape, (1, 1, S, 1)))
         return self._sym("Attention", [q, k, v, mask], q.dtype, q.shape), None
 
