@@ -8,6 +8,9 @@ cache and a run that collects no test exits 5, which nox counts as a failure lik
 
 from __future__ import annotations
 
+import os
+import pathlib
+
 import nox
 import nox.command
 
@@ -15,10 +18,16 @@ nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_missing_interpreters = True
 nox.options.error_on_external_run = True
 nox.options.reuse_existing_virtualenvs = False  # CI runs fresh; use `nox -R` locally to reuse
+nox.needs_version = ">=2026.10.20"  # --parallel
+# Sessions run side by side, one per core (`nox -j 1` runs them one at a time), longest first so that no long one
+# starts last; each session's output is printed whole when it ends.
+nox.options.parallel = os.cpu_count() or 1
+nox.options.allow_parallel = True
 nox.options.sessions = [
-    "lint", "tests", "conformance-numpy", "conformance-torch", "conformance-jax", "conformance-tensorflow", "parity",
-    "ray", "distributed", "onnx",
+    "parity", "conformance-jax", "distributed", "conformance-tensorflow", "tests", "conformance-torch", "ray",
+    "onnx", "conformance-numpy", "lint",
 ]
+nox.options.report = ".nox/report.json"  # each session's status and time; .ci/run prints them
 
 CONSTRAINTS = ("-c", "constraints.txt")
 PYTEST = ("python", "-m", "pytest", "-p", "no:cacheprovider", "-rfE")
@@ -27,10 +36,38 @@ BACKENDS = {"numpy": None, "torch": "albert-torch", "jax": "albert-jax", "tensor
 FRAMEWORKS = ("torch", "jax", "jaxlib", "tensorflow-cpu", "tf-keras", "flax")
 
 
+ROOT = pathlib.Path(__file__).resolve().parent
+COVERAGE_DATA = ROOT / ".coverage-data"
+# One compute thread per op: the tests' models are tiny, so a second thread only spins, and the sessions running
+# side by side already fill the cores (measured: docs/conformance.md). TensorFlow keeps its inter-op pool, which
+# MirroredStrategy's collectives need.
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                     "TF_NUM_INTRAOP_THREADS")}
+
+
 def install_core(session: nox.Session, *more: str) -> None:
     # setuptools: the packages build with it, and the plugin test installs with --no-build-isolation.
     # hypothesis: the property tests in tests/fuzz (profiles in tests/fuzz/conftest.py; pinned in constraints.txt).
     session.install(*CONSTRAINTS, "setuptools>=68", "wheel", "pytest>=8", "hypothesis", "-e", ".", *more)
+    session.env.update(ONE_THREAD)
+    # XLA's compilations persist for the run: processes (the suite, the backend's tests, the CLI's subprocesses)
+    # and models of the same config then compile each program once.
+    session.env.update(JAX_COMPILATION_CACHE_DIR=str(ROOT / ".nox" / "jax-cache"),
+                       JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
+    if os.environ.get("ALBERT_COVERAGE"):
+        measure_coverage(session)
+
+
+def measure_coverage(session: nox.Session) -> None:
+    """`ALBERT_COVERAGE=1 nox ...`: every Python process of the session (pytest, the CLI's and torchrun's
+    subprocesses, Ray's workers) records line coverage of the core and the backends into .coverage-data/, through
+    a .pth that starts coverage when COVERAGE_PROCESS_START is set; `nox -s coverage` combines the matrix."""
+    session.install(*CONSTRAINTS, "coverage")
+    site = session.run("python", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", silent=True)
+    pathlib.Path(site.strip(), "albert_coverage.pth").write_text("import coverage; coverage.process_startup()\n")
+    COVERAGE_DATA.mkdir(exist_ok=True)
+    session.env["COVERAGE_PROCESS_START"] = str(ROOT / "pyproject.toml")
+    session.env["COVERAGE_FILE"] = str(COVERAGE_DATA / ".coverage")
 
 
 @nox.session
@@ -40,14 +77,29 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
 
 
+# The core's own tests: everything under tests/ that needs no framework (and the references of the metrics'
+# tests, scipy and scikit-learn, and matplotlib for the fine-tuning run's PNG).
+CORE_TESTS = ("tests", "--ignore=tests/parity", "--ignore=tests/ray", "--ignore=tests/distributed")
+CORE_TEST_EXTRAS = ("matplotlib", "scipy", "scikit-learn")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The core's own tests with only the core installed (NumPy backend; no framework, no HF), plus its `plot` extra
     (matplotlib), so the fine-tuning run's PNG is drawn for real, and scipy and scikit-learn, the references of the
     metrics tests."""
-    install_core(session, "matplotlib", "scipy", "scikit-learn")
-    session.run(*PYTEST, "tests", "--ignore=tests/parity", "--ignore=tests/ray",
-                "--ignore=tests/distributed", *session.posargs)
+    install_core(session, *CORE_TEST_EXTRAS)
+    session.run(*PYTEST, *CORE_TESTS, *session.posargs)
+
+
+@nox.session(default=False)
+def quick(session: nox.Session) -> None:
+    """The contributor's inner loop, under 3 minutes: lint, the core's tests on every core (pytest-xdist), and the
+    whole conformance suite on the NumPy reference. The full matrix (`nox`) is what CI runs."""
+    install_core(session, "-e", "conformance", "ruff", "pytest-xdist", *CORE_TEST_EXTRAS)
+    session.run("ruff", "check", ".")
+    session.run(*PYTEST, *CORE_TESTS, "-n", "auto", *session.posargs)
+    session.run("python", "-m", "albert_conformance", "--backend", "numpy", "-q")
 
 
 def _run(session: nox.Session, command: tuple[str, ...]) -> bool:
@@ -118,6 +170,16 @@ def onnx(session: nox.Session) -> None:
     install_core(session, "-e", "conformance", "-e", "backends/albert-onnx[test]")
     session.run("python", "-m", "albert_conformance", "--backend", "onnxruntime", "-rfE")
     session.run(*PYTEST, "backends/albert-onnx/tests", *session.posargs)
+
+
+@nox.session(default=False)
+def coverage(session: nox.Session) -> None:
+    """Combine the line coverage that `ALBERT_COVERAGE=1 nox` recorded over the matrix and report it for
+    albert_core/ and backends/ (`nox -s coverage -- --skip-covered` and other `coverage report` options pass on)."""
+    session.install(*CONSTRAINTS, "coverage")
+    env = {"COVERAGE_FILE": str(COVERAGE_DATA / ".coverage")}
+    session.run("coverage", "combine", "--keep", "--quiet", str(COVERAGE_DATA), env=env)
+    session.run("coverage", "report", "--rcfile=pyproject.toml", *session.posargs, env=env)
 
 
 @nox.session(default=False)

@@ -42,11 +42,12 @@ def resolve_model_path(vocab_file: object) -> Path:
 
 
 def load_processor(path: Path) -> tuple[spm.SentencePieceProcessor, bytes, list[str]]:
-    """The processor, the file's bytes and every piece (id order), or a `TokenizerError` naming the file."""
+    """The processor, the file's bytes and every piece (id order), or a `TokenizerError` naming the file (in full:
+    it exists, so its path is bounded)."""
     size = path.stat().st_size
     if size == 0 or size > MAX_MODEL_BYTES:
         raise TokenizerError(
-            f"vocab_file={_abbrev(str(path))} has {size} bytes; a SentencePiece model has 1 to "
+            f"vocab_file={str(path)!r} has {size} bytes; a SentencePiece model has 1 to "
             f"{MAX_MODEL_BYTES} bytes. Check that the path names the tokenizer's spiece.model, not weights."
         )
     serialized = path.read_bytes()
@@ -55,17 +56,17 @@ def load_processor(path: Path) -> tuple[spm.SentencePieceProcessor, bytes, list[
         processor.LoadFromSerializedProto(serialized)
     except (RuntimeError, OSError, ValueError) as error:
         raise TokenizerError(
-            f"vocab_file={_abbrev(str(path))} is not a valid SentencePiece model ({error}); re-download the "
+            f"vocab_file={str(path)!r} is not a valid SentencePiece model ({error}); re-download the "
             f"checkpoint's {MODEL_FILE_NAME}."
         ) from error
     if processor.get_piece_size() == 0:
-        raise TokenizerError(f"vocab_file={_abbrev(str(path))} holds an empty vocabulary; use a trained model.")
+        raise TokenizerError(f"vocab_file={str(path)!r} holds an empty vocabulary; use a trained model.")
     pieces = []
     for i in range(processor.get_piece_size()):
         try:  # SentencePiece loads a piece that is not UTF-8, then fails on it in id_to_piece, decode...
             pieces.append(processor.id_to_piece(i))
         except UnicodeDecodeError as error:
-            raise TokenizerError(f"vocab_file={_abbrev(str(path))} is not a valid SentencePiece model: piece {i} "
+            raise TokenizerError(f"vocab_file={str(path)!r} is not a valid SentencePiece model: piece {i} "
                                  f"is not UTF-8 ({error}); re-download the checkpoint's {MODEL_FILE_NAME}.") from None
     return processor, serialized, pieces
 

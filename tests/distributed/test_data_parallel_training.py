@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -39,6 +40,14 @@ raise SystemExit(main(sys.argv[2:]))
 """
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on now (the OS picks it), so that runs beside other sessions' servers, Ray's
+    among them, do not collide."""
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
 def albert(*args: str, replicas: int = 1, backend: str = "torch", check: bool = True) -> subprocess.CompletedProcess:
     """`albert finetune ARGS` on `backend` over `replicas` data-parallel replicas (1: a plain process)."""
     command = ["finetune", "--backend", backend, *FLAGS, *args,
@@ -46,7 +55,7 @@ def albert(*args: str, replicas: int = 1, backend: str = "torch", check: bool = 
     env = dict(ENV)
     if backend == "torch" and replicas > 1:
         launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(replicas),
-                  "--master_port", str(29400 + os.getpid() % 500), "-m", "albert_core"]
+                  "--master_port", str(free_port()), "-m", "albert_core"]
     elif backend == "tensorflow":
         launch = [sys.executable, "-c", TF_DRIVER, str(replicas)]
     else:
@@ -118,7 +127,7 @@ def test_data_parallel_equals_single_process(runs, backend, replicas):
 
 def test_jax_over_two_processes_equals_single_process(work, runs):
     """`jax.distributed.initialize` (gloo on CPU): 2 processes of 2 host devices each, one 4-device mesh."""
-    folder, port = work / "jax-processes", 12300 + os.getpid() % 500
+    folder, port = work / "jax-processes", free_port()
     processes(2, lambda i: {"JAX_COORDINATOR_ADDRESS": f"localhost:{port}", "JAX_NUM_PROCESSES": "2",
                             "JAX_PROCESS_ID": str(i), "XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
               "--backend", "jax", "--train", str(work / "train.jsonl"), "--output", str(folder),
@@ -128,8 +137,8 @@ def test_jax_over_two_processes_equals_single_process(work, runs):
 
 def test_tf_multi_worker_equals_single_process(work, runs):
     """`MultiWorkerMirroredStrategy` from `TF_CONFIG`: two workers on this machine, one CPU each."""
-    folder, port = work / "tf-workers", 12800 + os.getpid() % 500
-    cluster = {"worker": [f"localhost:{port}", f"localhost:{port + 1}"]}
+    folder = work / "tf-workers"
+    cluster = {"worker": [f"localhost:{free_port()}", f"localhost:{free_port()}"]}
     processes(2, lambda i: {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})},
               "--backend", "tensorflow", "--train", str(work / "train.jsonl"), "--output", str(folder),
               "--per-device-train-batch-size", str(GLOBAL_BATCH // 2))
@@ -162,7 +171,7 @@ def test_pretraining_under_torchrun_weights_pieces_like_micro_batches(work):
     flags = ["pretrain", "--data", str(data), "--config", "tiny", "--max-steps", "5", "--logging-steps", "1",
              "--save-steps", "0", "--no-plot", "--no-progress", "--dropout", "0", "--per-device-train-batch-size", "4"]
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                str(29200 + os.getpid() % 100), "-m", "albert_core"]
+                str(free_port()), "-m", "albert_core"]
     for launch, out, extra in (([sys.executable, "-m", "albert_core"], "pretrain-1", ["4"]),
                                (torchrun, "pretrain-2", ["2", "--distributed", "on"])):
         command = [*launch, *flags, "--output", str(work / out), "--gradient-accumulation-steps", *extra]
@@ -203,7 +212,7 @@ def test_a_torchrun_checkpoint_resumes_on_a_jax_mesh(work, runs):
 def test_a_killed_torchrun_worker_fails_the_run_and_leaves_no_final_model(work):
     folder = work / "killed"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-               str(29900 + os.getpid() % 90), "-m", "albert_core", "finetune", "--backend", "torch", *FLAGS,
+               str(free_port()), "-m", "albert_core", "finetune", "--backend", "torch", *FLAGS,
                "--train", str(work / "train.jsonl"), "--output", str(folder), "--per-device-train-batch-size", "4",
                "--distributed", "on", "--max-steps", "100000", "--save-steps", "3"]
     launcher = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
