@@ -10,7 +10,7 @@ from . import checkpoints, numpy_backend  # noqa: F401  (numpy_backend: for MOVE
 from .api import load, random_checkpoint, save
 from .backend import AlbertModel, Backend, LoadedModel, LoadInfo, OpsModel
 from .checkpoints import Checkpoint
-from .config import PRESETS, AlbertConfig
+from .config import MAX_LAYER_PASSES, PRESETS, AlbertConfig, allow_layer_passes
 from .errors import (
     AlbertError,
     BackendError,
@@ -67,10 +67,11 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "PRESETS", "TASKS", "AlbertConfig", "AlbertError", "AlbertModel", "AlbertTokenizer", "Backend", "BackendError",
+    "MAX_LAYER_PASSES", "PRESETS", "TASKS", "AlbertConfig", "AlbertError", "AlbertModel", "AlbertTokenizer",
+    "Backend", "BackendError",
     "Checkpoint", "CheckpointError", "ConfigError", "DataError", "FormatError", "InputError", "InputTypeError",
     "LoadInfo", "LoadedModel", "ModelOutput", "Ops", "OpsModel", "PluginError", "TokenizerError", "TokenizerTypeError",
-    "TrainingError", "TrainingOptions", "finetune", "pretrain",
+    "TrainingError", "TrainingOptions", "allow_layer_passes", "finetune", "pretrain",
     "available_backends", "get_backend", "hookimpl", "init_params", "load", "param_table", "pipeline",
     "random_checkpoint", "save",
 ]

@@ -7,6 +7,8 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +44,30 @@ MAX_NUM_LABELS = 100_000
 # all, and just under it whether json can read (or write) it depends on how deep the caller's stack is: a fixed
 # bound keeps "loads" a property of the file.
 MAX_JSON_DEPTH = 64
+
+# ALBERT shares its layers, so `num_hidden_layers` (and `inner_group_num`, the layers a group runs at each of them)
+# changes no weight shape: a file's weights cannot bound the layer passes a forward makes. The largest released model
+# makes 24; a config that asks for more than this is refused unless its caller allows it (`allow_layer_passes`).
+MAX_LAYER_PASSES = 256
+_LAYER_PASS_LIMIT: ContextVar[int] = ContextVar("albert_layer_pass_limit", default=MAX_LAYER_PASSES)
+
+
+@contextlib.contextmanager
+def allow_layer_passes(limit: int) -> Iterator[None]:
+    """Within the block, configs may make up to `limit` layer passes a forward (`num_hidden_layers` x
+    `inner_group_num`) instead of `MAX_LAYER_PASSES`: for a model that deep on purpose, never on a file's say.
+
+    >>> with albert_core.allow_layer_passes(1024):
+    ...     model = albert_core.load("my-deep-albert", backend="torch")
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigError(f"allow_layer_passes(limit) takes an int >= 1, got {short_repr(limit)}")
+    token = _LAYER_PASS_LIMIT.set(limit)
+    try:
+        yield
+    finally:
+        _LAYER_PASS_LIMIT.reset(token)
+
 
 def _nests_deeper(value: Any, limit: int) -> bool:
     """Whether `value` has lists/objects nested more than `limit` levels (iterative: no recursion of its own)."""
@@ -132,6 +158,11 @@ class AlbertConfig:
     def layers_per_group(self) -> int:
         return self.num_hidden_layers // self.num_hidden_groups
 
+    @property
+    def layer_passes(self) -> int:
+        """Layers a forward runs: each of the `num_hidden_layers` runs its group's `inner_group_num` layers."""
+        return self.num_hidden_layers * self.inner_group_num
+
     def with_labels(self, labels: int | list[str]) -> AlbertConfig:
         """A copy with `num_labels` labels (a count gives HF's `LABEL_i` names)."""
         names = [f"LABEL_{i}" for i in range(labels)] if isinstance(labels, int) else list(labels)
@@ -148,6 +179,15 @@ class AlbertConfig:
                 raise ConfigError(f"{name} must be an int (not a bool), got {short_repr(value)}; fix config.json")
             if value < 1:
                 raise ConfigError(f"{name} must be >= 1, got {short_repr(value)}")
+        limit = _LAYER_PASS_LIMIT.get()
+        if self.layer_passes > limit:
+            raise ConfigError(
+                f"num_hidden_layers={short_repr(self.num_hidden_layers)} x inner_group_num="
+                f"{short_repr(self.inner_group_num)} is {short_repr(self.layer_passes)} layer passes a forward, more "
+                f"than the {limit} allowed (the largest released ALBERT makes 24, and shared layers leave the weights "
+                "no say in it); fix config.json, or, for a model that deep on purpose, load it within "
+                f"`with albert_core.allow_layer_passes(N):`"
+            )
         for name in _DROPOUT_FIELDS:
             value = getattr(self, name)
             if value is None and name == "classifier_dropout_prob":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from albert_core import PRESETS, AlbertConfig, ConfigError
@@ -99,3 +100,43 @@ def test_bad_model_type_and_json(tmp_path):
         AlbertConfig.from_json_file(tmp_path / "missing.json")
     with pytest.raises(ConfigError, match="num_labels"):
         AlbertConfig.from_dict({"num_labels": 0})
+
+
+@pytest.mark.parametrize("layers", [10**6, 2**31, 2**63])
+def test_a_layer_count_beyond_the_bound_is_refused_before_any_backend_is_built(tmp_path, monkeypatch, layers):
+    """ALBERT's shared layers leave `num_hidden_layers` free of the weights: a hand-edited config.json beside valid
+    weights is refused at load, naming the file, the field, the value, the limit and the way past it."""
+    import albert_core
+    from albert_core.numpy_backend.backend import NumpyBackend
+
+    folder = albert_core.save(albert_core.load("random:tiny"), tmp_path / "model")
+    data = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**data, "num_hidden_layers": layers}))
+    monkeypatch.setattr(NumpyBackend, "build", lambda *a, **k: pytest.fail("a backend was built"))
+    with pytest.raises(ConfigError) as info:
+        albert_core.load(folder)
+    message = str(info.value)
+    for part in (str(folder / "config.json"), f"num_hidden_layers={layers}", f"than the {albert_core.MAX_LAYER_PASSES}"
+                 " allowed", "allow_layer_passes"):
+        assert part in message, message
+
+
+def test_layer_passes_count_inner_layers_and_a_caller_may_allow_more():
+    import albert_core
+
+    shape = dict(vocab_size=10, embedding_size=4, hidden_size=4, num_attention_heads=1, intermediate_size=4)
+    limit = albert_core.MAX_LAYER_PASSES
+    assert AlbertConfig(**shape, num_hidden_layers=limit).layer_passes == limit
+    with pytest.raises(ConfigError, match=f"inner_group_num=2 is {limit + 2} layer passes"):
+        AlbertConfig(**shape, num_hidden_layers=limit // 2 + 1, inner_group_num=2)
+    with albert_core.allow_layer_passes(4 * limit):
+        deep = AlbertConfig(**shape, num_hidden_layers=4 * limit)
+        out = albert_core.load(albert_core.Checkpoint(deep, albert_core.init_params(deep, "base", 0)))(
+            np.array([[2, 5, 3]]))
+        assert np.isfinite(out.last_hidden_state).all()
+    with pytest.raises(ConfigError, match="layer passes"):  # the allowance ends with the block
+        AlbertConfig(**shape, num_hidden_layers=4 * limit)
+    for bad in (0, -1, True, 2.5, "9"):
+        with pytest.raises(ConfigError, match="allow_layer_passes"):
+            with albert_core.allow_layer_passes(bad):
+                pass

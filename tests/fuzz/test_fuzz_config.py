@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fuzzing import (
     BIG_INTS,
@@ -27,14 +30,16 @@ from fuzzing import (
     example_dir,
     outcome,
 )
-from hypothesis import event, given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from albert_core import AlbertConfig, ConfigError
+import albert_core
+from albert_core import AlbertConfig, Checkpoint, ConfigError, init_params
 from albert_core.config import (
     ACTIVATIONS,
     INERT_KEYS,
     LEGACY_KEYS,
+    MAX_LAYER_PASSES,
     MAX_NUM_LABELS,
     POSITION_EMBEDDING_TYPES,
     PROBLEM_TYPES,
@@ -198,3 +203,42 @@ def test_configs_that_escaped_before(tmp_path, name):
     with pytest.raises(ConfigError) as info:
         AlbertConfig.from_json_file(path)
     assert_names(info.value, path)
+
+
+# --- work: a config the reader accepts costs a bounded forward ---------------------------------------------------
+# One forward of 4 tokens on the NumPy backend, with the weights the config implies (tiny shapes: the fields drawn
+# are those that change work but not, or barely, the weights' size). The bound it checks is MAX_LAYER_PASSES layers
+# of a tiny model, about 0.1 s measured; 10 s fails only on a lost bound (10**6 layers took minutes), not on a
+# loaded machine.
+FORWARD_SECONDS = 10.0
+_TINY = dict(vocab_size=40, embedding_size=8, hidden_size=8, num_attention_heads=2, intermediate_size=8)
+LAYER_COUNTS = st.integers(1, 32) | st.integers(1, 2 * MAX_LAYER_PASSES) | st.integers(1, 2**70) | st.sampled_from(
+    [MAX_LAYER_PASSES, MAX_LAYER_PASSES + 1, 10**6, 2**31, 2**63])
+
+
+@st.composite
+def work_fields(draw) -> dict:
+    return {"num_hidden_layers": draw(LAYER_COUNTS), "num_hidden_groups": draw(st.integers(1, 4)),
+            "inner_group_num": draw(st.just(1) | st.integers(1, 8) | st.integers(1, 2**40)),
+            "max_position_embeddings": draw(st.integers(4, 512)),
+            "position_embedding_type": draw(st.sampled_from(POSITION_EMBEDDING_TYPES)),
+            "hidden_act": draw(st.sampled_from(ACTIVATIONS)), "type_vocab_size": draw(st.integers(1, 4))}
+
+
+@settings(max_examples=2000 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 60)
+@given(fields=work_fields())
+def test_an_accepted_config_runs_one_forward_in_bounded_time(fields):
+    try:
+        config = AlbertConfig.from_dict({**_TINY, **fields})
+    except ConfigError as exc:
+        event(outcome(exc))
+        return
+    passes = config.layer_passes
+    event(f"ran {'1-63' if passes < 64 else '64-255' if passes < MAX_LAYER_PASSES else 'the most'} layer passes")
+    start = time.perf_counter()
+    model = albert_core.load(Checkpoint(config, init_params(config, "base", seed=0)), backend="numpy")
+    out = model(np.array([[2, 7, 9, 3]]), token_type_ids=np.array([[0, 0, 1, 1]]) % config.type_vocab_size)
+    elapsed = time.perf_counter() - start
+    assert np.isfinite(out.last_hidden_state).all()
+    assert config.layer_passes <= MAX_LAYER_PASSES
+    assert elapsed < FORWARD_SECONDS, f"{config.layer_passes} layer passes took {elapsed:.1f} s"
