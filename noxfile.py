@@ -34,12 +34,10 @@ PYTEST = ("python", "-m", "pytest", "-p", "no:cacheprovider", "-rfE")
 # backend name -> its distribution folder under backends/ (None: the NumPy reference in the core)
 BACKENDS = {"numpy": None, "torch": "albert-torch", "jax": "albert-jax", "tensorflow": "albert-tensorflow"}
 FRAMEWORKS = ("torch", "jax", "jaxlib", "tensorflow-cpu", "tf-keras", "flax")
-
-
 ROOT = pathlib.Path(__file__).resolve().parent
 COVERAGE_DATA = ROOT / ".coverage-data"
 # One compute thread per op: the tests' models are tiny, so a second thread only spins, and the sessions running
-# side by side already fill the cores (measured: docs/conformance.md). TensorFlow keeps its inter-op pool, which
+# side by side already fill the cores (measured: docs/testing.md). TensorFlow keeps its inter-op pool, which
 # MirroredStrategy's collectives need.
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                      "TF_NUM_INTRAOP_THREADS")}
@@ -177,7 +175,9 @@ def coverage(session: nox.Session) -> None:
     """Combine the line coverage that `ALBERT_COVERAGE=1 nox` recorded over the matrix and report it for
     albert_core/ and backends/ (`nox -s coverage -- --skip-covered` and other `coverage report` options pass on)."""
     session.install(*CONSTRAINTS, "coverage")
-    env = {"COVERAGE_FILE": str(COVERAGE_DATA / ".coverage")}
+    # The combined file lies outside .coverage-data: `report` (parallel = true) would otherwise combine, and
+    # delete, the per-process files beside it.
+    env = {"COVERAGE_FILE": str(ROOT / ".coverage")}
     session.run("coverage", "combine", "--keep", "--quiet", str(COVERAGE_DATA), env=env)
     session.run("coverage", "report", "--rcfile=pyproject.toml", *session.posargs, env=env)
 

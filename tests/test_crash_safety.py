@@ -239,3 +239,27 @@ def test_albert_run_output(tmp_path, vocabs):
     outcomes = kill_repeatedly(write, version)
     assert outcomes["finished"], outcomes
     assert sys.modules["albert_core"]  # the children's imports did not disturb the parent
+
+
+def test_update_folder_removes_the_stages_of_crashed_writers_only(tmp_path):
+    """A writer killed inside `update_folder` leaves its hidden stage beside the folder; the next update of that
+    folder removes it, and keeps the stages of writers still running (another process's, or this one's)."""
+    import subprocess
+
+    from albert_core.atomic_files import update_folder
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "old.txt").write_text("old")
+    stages = {who: tmp_path / f".model.partial-{pid}-x1" for who, pid in
+              (("crashed", dead), ("running", os.getppid()), ("this process", os.getpid()), ("no pid", "abc"))}
+    for stage in stages.values():
+        stage.mkdir()
+        (stage / "half.bin").write_bytes(b"\0" * 10)
+    with update_folder(model) as stage:
+        (stage / "new.txt").write_text("new")
+    assert sorted(p.name for p in model.iterdir()) == ["new.txt", "old.txt"]
+    left = {who for who, stage in stages.items() if stage.exists()}
+    assert left == {"running", "this process", "no pid"}, left
