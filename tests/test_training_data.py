@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 
 import pytest
 import training_helpers
@@ -107,6 +108,17 @@ def test_csv_without_header_or_with_ragged_rows(tmp_path):
         read_records(write(tmp_path, "bad.csv", 'text,label\nfine,1\n"never closed,1\nlast,0\n'))
     with raises(r"long\.csv line 2: not valid CSV \(field larger than field limit.*use JSON lines"):
         read_records(write(tmp_path, "long.csv", 'text,label\n"' + "word " * 30_000 + '",1\n'))
+
+
+def test_a_wide_csv_header_is_checked_in_linear_time(tmp_path):
+    """The header's duplicate check once counted every column for every column: 40,000 columns (a 349 KB file)
+    took 30 s. 200,000 take well under a second now (quadratic: about 12 minutes)."""
+    columns = [f"c{i}" for i in range(200_000)] + ["c7", "text"]
+    path = write(tmp_path, "wide.csv", ",".join(columns) + "\n" + ",".join("x" * len(columns)) + "\n")
+    start = time.perf_counter()
+    with raises(r"wide\.csv line 1: the header names the columns \['c7'\] more than once"):
+        read_records(path)
+    assert time.perf_counter() - start < 10
 
 
 def test_text_file_is_one_document_a_line(tmp_path):

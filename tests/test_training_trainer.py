@@ -191,6 +191,20 @@ def test_resume_with_other_data_or_options(run, tmp_path, train_file, change, ne
     assert snapshot(run_dir) == before
 
 
+@pytest.mark.parametrize(("key", "value"), [("step", -10**12), ("step", 10**30), ("step", "3"),
+                                          ("optimizer_steps", -1), ("optimizer_steps", True)])
+def test_resume_refuses_a_step_outside_the_run(run, tmp_path, key, value):
+    """The loop runs from the checkpoint's step to the end, so a hand-edited step would choose how long it runs
+    (a negative one: that many more steps)."""
+    run(max_steps=2, save_steps=1)
+    state_file = tmp_path / "out" / "checkpoint-1" / "trainer_state.json"
+    state_file.write_text(json.dumps({**json.loads(state_file.read_text()), key: value}))
+    before = snapshot(tmp_path / "out")
+    with refused(TrainingError, f"trainer_state.json has {key}=", "outside this run's 0..2 steps"):
+        run(max_steps=2, save_steps=1, resume=str(tmp_path / "out" / "checkpoint-1"))
+    assert snapshot(tmp_path / "out") == before
+
+
 def test_resume_without_a_checkpoint(run, tmp_path):
     (tmp_path / "fresh").mkdir()
     for folder in (tmp_path / "fresh", tmp_path / "missing"):

@@ -6,6 +6,7 @@ to fix. Files are read line by line (a JSON file that is one array is the except
 
 from __future__ import annotations
 
+import collections
 import csv
 import json
 import os
@@ -180,7 +181,7 @@ def _read_csv(lines: _Lines, name: str) -> Iterator[Record]:
             continue
         if header is None:
             header = row
-            duplicates = sorted({column for column in header if header.count(column) > 1})
+            duplicates = sorted(column for column, n in collections.Counter(header).items() if n > 1)
             if duplicates:
                 raise DataError(f"{name} line {start}: the header names the columns {short_repr(duplicates)} more "
                                 "than once; give every column its own name.")
