@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+import albert_core
 from albert_core import PRESETS, AlbertConfig, ConfigError
 
 HF_DEFAULTS = dict(
@@ -106,7 +107,6 @@ def test_bad_model_type_and_json(tmp_path):
 def test_a_layer_count_beyond_the_bound_is_refused_before_any_backend_is_built(tmp_path, monkeypatch, layers):
     """ALBERT's shared layers leave `num_hidden_layers` free of the weights: a hand-edited config.json beside valid
     weights is refused at load, naming the file, the field, the value, the limit and the way past it."""
-    import albert_core
     from albert_core.numpy_backend.backend import NumpyBackend
 
     folder = albert_core.save(albert_core.load("random:tiny"), tmp_path / "model")
@@ -122,8 +122,6 @@ def test_a_layer_count_beyond_the_bound_is_refused_before_any_backend_is_built(t
 
 
 def test_layer_passes_count_inner_layers_and_a_caller_may_allow_more():
-    import albert_core
-
     shape = dict(vocab_size=10, embedding_size=4, hidden_size=4, num_attention_heads=1, intermediate_size=4)
     limit = albert_core.MAX_LAYER_PASSES
     assert AlbertConfig(**shape, num_hidden_layers=limit).layer_passes == limit

@@ -270,12 +270,12 @@ class Run:
                 "train_batch_size": self.micro_batch_size,
                 "gradient_accumulation_steps": o.gradient_accumulation_steps, "shuffle": o.shuffle,
                 "optimizer": o.optimizer}
-        for key, most in (("step", self.total_steps), ("optimizer_steps", self.total_steps)):
+        for key in ("step", "optimizer_steps"):
             value = self.state.get(key, 0)  # the loop runs from `step` to the end: a file must not choose how far
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= self.total_steps:
                 raise TrainingError(f"--resume {str(self.resume_from)!r}: trainer_state.json has {key}="
-                                    f"{short_repr(value)}, outside this run's 0..{most} steps; resume from a "
-                                    "checkpoint this run wrote, or start a new run")
+                                    f"{short_repr(value)}, outside this run's 0..{self.total_steps} steps; resume "
+                                    "from a checkpoint this run wrote, or start a new run")
         changed = {k: (self.state.get(k), v) for k, v in same.items() if self.state.get(k) != v}
         if changed:
             names = {"fingerprint": "the training data (its digest)",
